@@ -1,0 +1,5 @@
+import sys
+
+from sciflow.cli import main
+
+sys.exit(main())

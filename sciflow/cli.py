@@ -1,0 +1,106 @@
+"""Command line: ``sciflow data make | train | evaluate | bench``. Thin: parse, call the API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="sciflow", description="Neural surrogates of fluid flows, proven against CFD.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="reference datasets").add_subparsers(dest="data_command", required=True)
+    make = data.add_parser("make", help="run a dataset recipe (datasets/*.yaml)")
+    make.add_argument("recipe")
+    make.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe param")
+    make.add_argument("--out", default=None, help="output file (default: <data dir>/<recipe file>)")
+    make.add_argument("--quiet", action="store_true")
+
+    tr = sub.add_parser("train", help="train a surrogate from a YAML spec")
+    tr.add_argument("spec", help="spec file, or a run directory with --resume")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key (a.b.c=v)")
+    tr.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
+    tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument("--evaluate", action="store_true", help="evaluate against the reference when training ends")
+    tr.add_argument("--quiet", action="store_true")
+
+    ev = sub.add_parser("evaluate", help="evaluate a run against its reference")
+    ev.add_argument("run")
+    ev.add_argument("--quiet", action="store_true")
+
+    be = sub.add_parser("bench", help="run a benchmark script from benchmarks/")
+    be.add_argument("name", help="benchmark name, e.g. pinn_cavity")
+    be.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from sciflow.errors import SciflowError
+
+    try:
+        if args.command == "data":
+            from sciflow.data.recipes import make_dataset, parse_value
+
+            overrides = {}
+            for item in args.set:
+                if "=" not in item:
+                    raise SciflowError(f"--set {item}: expected KEY=VALUE")
+                k, v = item.split("=", 1)
+                overrides[k] = parse_value(v)
+            path = make_dataset(args.recipe, overrides, args.out, progress=not args.quiet)
+            print(path)
+        elif args.command == "train":
+            from pathlib import Path
+
+            from sciflow.api import evaluate, train
+
+            spec, out = args.spec, args.out
+            if args.resume and Path(spec).is_dir():
+                out = out or spec
+                spec = str(Path(spec) / "spec.yaml")
+            elif args.resume and out is None:
+                from sciflow.spec import load_spec
+
+                out = str(Path("runs") / load_spec(spec, args.set).name)
+            run_dir = train(spec, args.set, out=out, resume=args.resume, progress=not args.quiet)
+            if args.evaluate:
+                m = evaluate(run_dir, progress=not args.quiet)
+                _print_metrics(m)
+            print(run_dir)
+        elif args.command == "evaluate":
+            from sciflow.api import evaluate
+
+            m = evaluate(args.run, progress=not args.quiet)
+            _print_metrics(m)
+            print(f"{args.run}/evaluation/metrics.json")
+        elif args.command == "bench":
+            import runpy
+            from pathlib import Path
+
+            from sciflow.problems.reference_data import REPO_ROOT
+
+            script = REPO_ROOT / "benchmarks" / f"{args.name}.py"
+            if not script.exists():
+                raise SciflowError(f"benchmark not found: {script}")
+            sys.argv = [str(script)] + args.args
+            runpy.run_path(str(script), run_name="__main__")
+    except SciflowError as exc:
+        print(f"sciflow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sciflow: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _print_metrics(m: dict):
+    keys = [k for k in ("velocity_rel_l2", "u_rel_l2", "v_rel_l2", "p_rel_l2", "ghia_u_max_dev", "ghia_v_max_dev",
+                        "test_rel_l2", "train_seconds") if k in m]
+    for k in keys:
+        print(f"  {k:>18s} = {m[k]:.4g}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Evaluation of steady 2D flow surrogates (PINNs) against a gridded reference (FEM or exact).
+
+Metrics: relative L2 of u, v, |u|, the velocity vector, and p up to a constant, on the
+reference grid; for the lid-driven cavity also the largest deviation from Ghia et al.
+(1982) centreline values (u on x=0.5, v on y=0.5), and the mean PDE residuals of the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sciflow.evaluation import metrics as M
+
+
+def predict_on_grid(model, ds, dtype=torch.float64):
+    """The model's (u, v, p) on the reference grid of ``ds``: three (ny, nx) arrays."""
+    xs, ys = ds["x"].values, ds["y"].values
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    pts = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1))
+    p = next(model.parameters())
+    out = model.predict(pts.to(p.device, p.dtype)).double().cpu().numpy()
+    return [out[:, i].reshape(len(ys), len(xs)) for i in range(3)]
+
+
+def ghia_deviation(model, re: float) -> dict | None:
+    """Max |model − Ghia| over the interior table points, on both centrelines (None if no table)."""
+    from sciflow.problems.reference_data import REFERENCE_TABLES, read_table
+
+    tag = f"re{int(re)}"
+    if not (REFERENCE_TABLES / f"ghia1982_cavity_u_vertical_centerline_{tag}.csv").exists():
+        return None
+    cu, _ = read_table(f"ghia1982_cavity_u_vertical_centerline_{tag}")
+    cv, _ = read_table(f"ghia1982_cavity_v_horizontal_centerline_{tag}")
+    ucol = [k for k in cu if k.startswith("u_")][0]
+    vcol = [k for k in cv if k.startswith("v_")][0]
+    p = next(model.parameters())
+    xu = torch.tensor(np.stack([np.full_like(cu["y"], 0.5), cu["y"]], 1), device=p.device, dtype=p.dtype)
+    xv = torch.tensor(np.stack([cv["x"], np.full_like(cv["x"], 0.5)], 1), device=p.device, dtype=p.dtype)
+    pu = model.predict(xu)[:, 0].double().cpu().numpy()
+    pv = model.predict(xv)[:, 1].double().cpu().numpy()
+    return {
+        "ghia_u_max_dev": float(np.max(np.abs(pu - cu[ucol]))),
+        "ghia_v_max_dev": float(np.max(np.abs(pv - cv[vcol]))),
+        "ghia_points": int(len(cu["y"]) + len(cv["x"])),
+    }, {"y": cu["y"], "u": cu[ucol], "x": cv["x"], "v": cv[vcol]}
+
+
+def mean_residuals(model, problem, n: int = 4096, seed: int = 123) -> dict:
+    """RMS of each PDE residual at n fresh interior points (not the training points)."""
+    p = next(model.parameters())
+    x = problem.sample("interior", n, torch.Generator().manual_seed(seed)).to(p.device, p.dtype)
+    out = model(x, model.make_ansatz(x) if hasattr(model, "make_ansatz") else None)
+    res = problem.residual(x, out)
+    return {f"residual_rms_{k}": float(torch.sqrt((v.detach() ** 2).mean())) for k, v in res.items()}
+
+
+def evaluate_steady_flow(run, ref, progress=True) -> tuple[dict, dict]:
+    """Metrics and the arrays the figures need, for a steady (u, v, p) surrogate."""
+    model, problem = run.model, run.problem
+    u, v, p = predict_on_grid(model, ref)
+    ur, vr, pr = (ref[k].values for k in ("u", "v", "p"))
+    metrics = {
+        "u_rel_l2": M.rel_l2(u, ur),
+        "v_rel_l2": M.rel_l2(v, vr),
+        "speed_rel_l2": M.rel_l2(np.hypot(u, v), np.hypot(ur, vr)),
+        "velocity_rel_l2": M.velocity_rel_l2(u, v, ur, vr),
+        "p_rel_l2": M.rel_l2_up_to_constant(p, pr),
+        "u_max_abs_err": M.max_abs(u, ur),
+        "v_max_abs_err": M.max_abs(v, vr),
+    }
+    metrics.update(mean_residuals(model, problem))
+    arrays = {"x": ref["x"].values, "y": ref["y"].values, "pred": {"u": u, "v": v, "p": p - np.nanmean(p)},
+              "ref": {"u": ur, "v": vr, "p": pr - np.nanmean(pr)}}
+    if problem.name == "cavity":
+        got = ghia_deviation(model, problem.Re)
+        if got is not None:
+            dev, table = got
+            metrics.update(dev)
+            arrays["ghia"] = table
+    return metrics, arrays

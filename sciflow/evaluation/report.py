@@ -1,0 +1,85 @@
+"""``sciflow evaluate RUN``: metrics.json, figures and report.md under ``RUN/evaluation/``.
+
+The evaluation a run gets is chosen by its problem's ``evaluator`` attribute (default
+``steady_flow``); model families register their own with :func:`register_evaluator`.
+Each evaluator returns (metrics, figures) where figures maps a caption to a PNG path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+from sciflow.data.io import atomic_write_text, json_ready
+
+_EVALUATORS = {}
+_EVALUATOR_MODULES = ("sciflow.evaluation.rollout", "sciflow.evaluation.lpinn_eval",
+                      "sciflow.evaluation.probconserv_eval", "sciflow.evaluation.channel_eval",
+                      "sciflow.evaluation.cylinder_eval")
+
+
+def register_evaluator(name: str):
+    def deco(fn):
+        _EVALUATORS[name] = fn
+        return fn
+
+    return deco
+
+
+@register_evaluator("steady_flow")
+def _steady_flow(run, out: Path, progress=True):
+    from sciflow.evaluation import plots
+    from sciflow.evaluation.flow_fields import evaluate_steady_flow
+
+    ref = run.problem.reference(progress=progress)
+    metrics, arrays = evaluate_steady_flow(run, ref, progress)
+    figs = {"Prediction | reference | error": plots.field_comparison(
+        arrays["x"], arrays["y"], arrays["pred"], arrays["ref"], out / "fields.png",
+        f"{run.spec.name}: velocity rel. L2 {metrics['velocity_rel_l2']:.2e}")}
+    if run.problem.name == "cavity":
+        figs["Centreline profiles vs FEM and Ghia et al. (1982)"] = plots.cavity_centerlines(arrays, out / "centerlines.png")
+    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution")}
+    return metrics, figs
+
+
+def evaluate_run(run, progress: bool = True) -> dict:
+    from sciflow.evaluation import plots
+
+    for mod in _EVALUATOR_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    out = Path(run.path) / "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    kind = getattr(run.problem, "evaluator", "steady_flow")
+    metrics, figs = _EVALUATORS[kind](run, out, progress)
+    history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
+    if history is not None:
+        figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")
+        metrics["train_seconds"] = float(history["elapsed_s"][-1])
+        metrics["final_loss"] = float(history["loss"][-1])
+    metrics.update(run=str(run.path), step=run.step, model=run.spec.model.name, problem=run.problem.name,
+                   evaluate_seconds=time.perf_counter() - t0)
+    metrics = json_ready(metrics)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
+    atomic_write_text(out / "report.md", _report_md(run, metrics, figs))
+    return metrics
+
+
+def _report_md(run, metrics, figs) -> str:
+    lines = [f"# {run.spec.name}", "", f"Problem `{run.problem.name}` {run.problem.params}, model "
+             f"`{run.spec.model.name}`, {run.step} steps.", "", "| metric | value |", "|---|---|"]
+    for k, v in sorted(metrics.items()):
+        if isinstance(v, float):
+            lines.append(f"| {k} | {v:.4g} |")
+        elif isinstance(v, (int, str)):
+            lines.append(f"| {k} | {v} |")
+    lines.append("")
+    for caption, path in figs.items():
+        lines += [f"## {caption}", "", f"![{caption}]({Path(path).name})", ""]
+    return "\n".join(lines)

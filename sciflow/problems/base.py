@@ -1,0 +1,183 @@
+"""The shared PDE-problem abstraction every model family reads from.
+
+A :class:`Problem` is a PDE on a domain with its conditions, parameters and reference
+data. Models and objectives ask it only for what they need:
+
+======================  ==========================================================
+``fields``              output fields (name, units)
+``params``              physical parameters (Re, ν, ...) and ``scales`` (nondimensionalisation)
+``residual(x, out)``    named pointwise residuals from a :class:`~sciflow.problems.jet.Jet`
+``sample(region, n)``   collocation points, (n, D)
+``ansatz(x)``           hard constraints: ``out = lift + distance * raw`` per field
+``boundary_targets``    (points, values, mask) for soft boundary conditions
+``reference()``         an ``xarray.Dataset`` from CFD, an exact solution or a table
+``constraints(grid)``   linear conservation constraints ``G u = b`` (where declared)
+``dataset(split)``      trajectories for operator learning (where declared)
+======================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from sciflow.errors import SciflowError
+from sciflow.problems.jet import Jet
+
+_PROBLEMS: dict[str, type] = {}
+
+
+def register_problem(name: str):
+    """Class decorator: the spec's ``problem.name`` selects the class, other keys are its kwargs."""
+
+    def deco(cls):
+        _PROBLEMS[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def problem_class(name: str) -> type:
+    _import_problem_modules()
+    if name not in _PROBLEMS:
+        raise SciflowError(f"problem.name: unknown problem '{name}'; known: {sorted(_PROBLEMS)}")
+    return _PROBLEMS[name]
+
+
+def build_problem(config: dict) -> "Problem":
+    """Build a problem from its spec section ``{"name": ..., **kwargs}``."""
+    config = dict(config)
+    name = config.pop("name")
+    cls = problem_class(name)
+    try:
+        return cls(**config)
+    except TypeError as exc:
+        raise SciflowError(f"problem ({name}): {exc}") from exc
+
+
+def _import_problem_modules():
+    import importlib
+
+    for mod in (
+        "sciflow.problems.navier_stokes",
+        "sciflow.problems.convection",
+        "sciflow.problems.porous_medium",
+        "sciflow.problems.periodic2d",
+        "sciflow.problems.channel",
+        "sciflow.problems.cylinder",
+        "sciflow.problems.transient",
+    ):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+@dataclass(frozen=True)
+class Field:
+    """An output field of a problem: name, physical units and a description."""
+
+    name: str
+    units: str = "1"
+    description: str = ""
+
+
+@dataclass
+class Ansatz:
+    """Hard constraint ``out = lift + distance * raw`` (all Jets with C channels).
+
+    ``distance`` vanishes where a field's Dirichlet data is imposed and ``lift`` meets
+    that data there, so the output satisfies it exactly whatever the network's ``raw``.
+    """
+
+    lift: Jet
+    distance: Jet
+
+    def apply(self, raw: Jet) -> Jet:
+        return self.lift + self.distance * raw
+
+
+@dataclass
+class BoundaryTargets:
+    """Soft boundary conditions: at ``points`` (N, D), ``values`` (N, C) hold where ``mask`` (N, C) is 1."""
+
+    points: torch.Tensor
+    values: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
+class Problem:
+    """Base class of PDE problems. Subclasses set ``inputs``, ``fields`` and implement the hooks."""
+
+    inputs: tuple[str, ...] = ("x", "y")
+    fields: tuple[Field, ...] = ()
+    params: dict = field(default_factory=dict)
+    scales: dict = field(default_factory=dict)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def name(self) -> str:
+        return getattr(self, "registry_name", type(self).__name__)
+
+    # --- physics-informed hooks -------------------------------------------------
+    def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
+        """Named residuals, each (N,), of the governing equations at x (N, D)."""
+        raise NotImplementedError(f"{self.name} declares no pointwise residual")
+
+    def sample(self, region: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n points (n, D) in ``region`` ("interior", "boundary", ...)."""
+        raise NotImplementedError(f"{self.name} has no sampler")
+
+    def hard_constraint(self, output: str = "primitive"):
+        """Functions (lift, distance), each x (N, D) → (N, C), for ``out = lift + distance * raw``.
+
+        ``output`` is "primitive" (the problem's fields) or "stream" (a stream function and
+        pressure, where the problem supports it). None when the problem has no hard constraint.
+        """
+        return None
+
+    def ansatz(self, x: torch.Tensor, output: str = "primitive") -> Ansatz | None:
+        """Hard-constraint transform at x as detached jets; None when the problem has none."""
+        fns = self.hard_constraint(output)
+        if fns is None:
+            return None
+        lift, dist = fns
+        return Ansatz(jet_from_function(lift, x), jet_from_function(dist, x))
+
+    def residual_weight(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional pointwise weights (N,) of the residuals; None for uniform weighting."""
+        return None
+
+    def boundary_targets(self, n: int, generator: torch.Generator | None = None) -> BoundaryTargets:
+        raise NotImplementedError(f"{self.name} has no soft boundary conditions")
+
+    def exact(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Exact solution (N, C) where one is known, else None."""
+        return None
+
+    # --- data hooks ---------------------------------------------------------------
+    def reference(self, progress: bool = True):
+        """Reference solution as an ``xarray.Dataset``."""
+        raise NotImplementedError(f"{self.name} has no reference data")
+
+    def constraints(self, grid):
+        """Linear conservation constraints (G, b) with G u = b on ``grid``."""
+        raise NotImplementedError(f"{self.name} declares no conservation constraint")
+
+    def dataset(self, split: str):
+        raise NotImplementedError(f"{self.name} has no trajectory dataset")
+
+
+def jet_from_function(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Jet:
+    """Detached jet of a fixed (parameter-free) function, for lifts and distance functions."""
+    from sciflow.problems.jet import autograd_jet
+
+    return autograd_jet(fn, x, create_graph=False)

@@ -1,0 +1,260 @@
+"""Steady incompressible 2D Navier-Stokes problems (nondimensional, density 1).
+
+    (u·∇)u + ∇p − (1/Re) ∇²u = 0,    ∇·u = 0                       (1)
+
+Velocity is scaled by the problem's velocity scale U, lengths by L, pressure by ρU²,
+so Re = U L / ν is the only parameter. Cases: lid-driven cavity (Ghia et al. 1982),
+plane Poiseuille channel and Kovasznay flow (exact solutions).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from sciflow.problems.base import BoundaryTargets, Field, Problem, register_problem
+from sciflow.problems.geometry import Rectangle
+from sciflow.problems.jet import Jet
+
+VELOCITY_PRESSURE = (
+    Field("u", "U", "streamwise velocity"),
+    Field("v", "U", "cross-stream velocity"),
+    Field("p", "rho U^2", "kinematic pressure (defined up to a constant)"),
+)
+
+
+class SteadyNavierStokes2D(Problem):
+    """Shared residuals, sampling and grids for steady 2D NS on a rectangle."""
+
+    def __init__(self, Re: float, domain: Rectangle, velocity_scale: float = 1.0, length_scale: float = 1.0,
+                 sampling: str = "sobol"):
+        super().__init__(inputs=("x", "y"), fields=VELOCITY_PRESSURE, params={"Re": float(Re)},
+                         scales={"length": length_scale, "velocity": velocity_scale})
+        if Re <= 0:
+            from sciflow.errors import SciflowError
+
+            raise SciflowError(f"problem.Re must be positive, got {Re}")
+        self.Re = float(Re)
+        self.domain = domain
+        self.sampling = sampling
+
+    def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
+        """Eq. (1): x-momentum, y-momentum and continuity residuals, each (N,)."""
+        u, v = out.value[:, 0], out.value[:, 1]
+        ux, uy = out.d1[:, 0, 0], out.d1[:, 1, 0]
+        vx, vy = out.d1[:, 0, 1], out.d1[:, 1, 1]
+        px, py = out.d1[:, 0, 2], out.d1[:, 1, 2]
+        lap_u = out.d2[:, 0, 0] + out.d2[:, 1, 0]
+        lap_v = out.d2[:, 0, 1] + out.d2[:, 1, 1]
+        nu = 1.0 / self.Re
+        return {
+            "momentum_x": u * ux + v * uy + px - nu * lap_u,
+            "momentum_y": u * vx + v * vy + py - nu * lap_v,
+            "continuity": ux + vy,
+        }
+
+    def sample(self, region: str, n: int, generator=None) -> torch.Tensor:
+        if region == "interior":
+            return self.domain.sample_interior(n, generator, self.sampling)
+        if region == "boundary":
+            return self.domain.sample_boundary(n, generator)
+        raise ValueError(f"{self.name}: unknown region '{region}' (interior, boundary)")
+
+    def velocity_bc(self, x: torch.Tensor) -> torch.Tensor:
+        """Dirichlet velocity (N, 2) on the boundary points x."""
+        raise NotImplementedError
+
+    def velocity_bc_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """Which boundary points carry Dirichlet velocity (N,) bool (default: all)."""
+        return torch.ones(x.shape[0], dtype=torch.bool)
+
+    def boundary_targets(self, n: int, generator=None) -> BoundaryTargets:
+        pts = self.sample("boundary", n, generator)
+        mask = torch.zeros(n, 3, dtype=pts.dtype)
+        mask[:, :2] = self.velocity_bc_mask(pts).to(pts.dtype)[:, None]
+        values = torch.zeros(n, 3, dtype=pts.dtype)
+        values[:, :2] = self.velocity_bc(pts)
+        return BoundaryTargets(pts, values, mask)
+
+    def grid_dataset(self, nx: int, ny: int, fields: torch.Tensor, attrs: dict):
+        """An xarray.Dataset of fields (ny*nx, 3) on the uniform grid, p shifted to zero mean."""
+        import xarray as xr
+
+        xs, ys, _ = self.domain.grid(nx, ny)
+        f = fields.detach().cpu().double().reshape(ny, nx, 3).numpy()
+        p = f[..., 2] - f[..., 2].mean()
+        return xr.Dataset(
+            {"u": (("y", "x"), f[..., 0]), "v": (("y", "x"), f[..., 1]), "p": (("y", "x"), p)},
+            coords={"x": xs.numpy(), "y": ys.numpy()}, attrs=attrs)
+
+
+@register_problem("cavity")
+class LidDrivenCavity(SteadyNavierStokes2D):
+    """Lid-driven square cavity [0,1]², lid y=1 moving with u=1 (Ghia et al. 1982), Re = U L/ν.
+
+    Corner treatment: the lid velocity u=1 holds on the open edge 0<x<1, y=1; the two lid
+    corners are wall points (u=v=0) in the finite-element reference, and singular points of
+    the hard-constraint lift below (its limit depends on the direction of approach). Both
+    describe the same weak solution; the corner affects O(h) of one element.
+
+    Hard constraint (primitive variables), with a = (2/π) atan2(1−y, x), b = (2/π) atan2(1−y, 1−x):
+        u = y (1−a)(1−b) + D N_u,   v = D N_v,   p = N_p,   D = 16 x(1−x) y(1−y).
+    1−a and 1−b are harmonic, equal 1 on the lid and 0 on the left/right wall respectively,
+    so the lift is 1 on the lid and 0 on the three walls. Stream-function form:
+        ψ = y²(y−1)(1−a)²(1−b)² + D² N_ψ  (ψ = 0 on all walls, ∂ψ/∂n = lid velocity).
+    """
+
+    def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
+                 corner_weight_radius: float = 0.0, sampling: str = "sobol"):
+        super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling)
+        self.reference_mesh = int(reference_mesh)
+        self.reference_grid = int(reference_grid)
+        self.corner_weight_radius = float(corner_weight_radius)
+
+    @staticmethod
+    def _corner_factors(x):
+        a = (2 / math.pi) * torch.atan2(1 - x[:, 1:2], x[:, 0:1])
+        b = (2 / math.pi) * torch.atan2(1 - x[:, 1:2], 1 - x[:, 0:1])
+        return a, b
+
+    def _lift(self, x):
+        a, b = self._corner_factors(x)
+        zero = torch.zeros_like(a)
+        return torch.cat([x[:, 1:2] * (1 - a) * (1 - b), zero, zero], 1)
+
+    def _distance(self, x):
+        d = self.domain.wall_distance_product(x) * 16.0
+        return torch.cat([d, d, torch.ones_like(d)], 1)
+
+    def hard_constraint(self, output="primitive"):
+        if output == "primitive":
+            return self._lift, self._distance
+        if output != "stream":
+            raise ValueError(f"cavity: unknown output form '{output}' (primitive, stream)")
+        # (ψ, p): ψ = y²(y−1)(1−a)²(1−b)² + D² N_ψ, p = N_p
+
+        def lift(x):
+            a, b = self._corner_factors(x)
+            y = x[:, 1:2]
+            return torch.cat([y * y * (y - 1) * (1 - a) ** 2 * (1 - b) ** 2, torch.zeros_like(y)], 1)
+
+        def dist(x):
+            d = (self.domain.wall_distance_product(x) * 16.0) ** 2
+            return torch.cat([d, torch.ones_like(d)], 1)
+
+        return lift, dist
+
+    def residual_weight(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional weight r²/(r²+δ²) near the two singular lid corners (δ = corner_weight_radius)."""
+        if self.corner_weight_radius <= 0:
+            return None
+        d2 = self.corner_weight_radius ** 2
+        r0 = (x[:, 0] ** 2 + (1 - x[:, 1]) ** 2)
+        r1 = ((1 - x[:, 0]) ** 2 + (1 - x[:, 1]) ** 2)
+        return (r0 / (r0 + d2)) * (r1 / (r1 + d2))
+
+    def velocity_bc(self, x):
+        on_lid = (x[:, 1] >= 1.0 - 1e-12) & (x[:, 0] > 0) & (x[:, 0] < 1)
+        out = torch.zeros(x.shape[0], 2, dtype=x.dtype)
+        out[on_lid, 0] = 1.0
+        return out
+
+    def reference(self, progress: bool = True):
+        from sciflow.problems.reference_data import cached_recipe
+
+        return cached_recipe("cavity_fem", {"Re": self.Re, "mesh": self.reference_mesh, "grid": self.reference_grid},
+                             f"cavity_re{self.Re:g}_mesh{self.reference_mesh}.nc", progress)
+
+
+@register_problem("poiseuille")
+class PlanePoiseuille(SteadyNavierStokes2D):
+    """Plane Poiseuille flow in the channel [0, length] × [0, 1], Re = U_max H / ν.
+
+    Exact: u = 4y(1−y), v = 0, p = −(8/Re)(x − length). Dirichlet velocity at the walls and
+    the inlet x=0 (parabola), pressure p=0 at the outlet x=length (hard constraint:
+    u = 4y(1−y) + x y(1−y) N_u, v = x y(1−y) N_v, p = (length − x) N_p).
+    """
+
+    def __init__(self, Re: float = 100.0, length: float = 2.0, reference_grid: int = 65, sampling: str = "sobol"):
+        super().__init__(Re, Rectangle(0.0, float(length), 0.0, 1.0), sampling=sampling)
+        self.length = float(length)
+        self.reference_grid = int(reference_grid)
+
+    def exact(self, x):
+        y = x[:, 1:2]
+        return torch.cat([4 * y * (1 - y), torch.zeros_like(y), -(8.0 / self.Re) * (x[:, 0:1] - self.length)], 1)
+
+    def hard_constraint(self, output="primitive"):
+        if output != "primitive":
+            return None
+
+        def lift(x):
+            y = x[:, 1:2]
+            z = torch.zeros_like(y)
+            return torch.cat([4 * y * (1 - y), z, z], 1)
+
+        def dist(x):
+            d = self.domain.wall_distance_product(x, "lbt") * 4.0
+            return torch.cat([d, d, (self.length - x[:, 0:1]) / self.length], 1)
+
+        return lift, dist
+
+    def velocity_bc(self, x):
+        return self.exact(x)[:, :2]
+
+    def velocity_bc_mask(self, x):
+        return x[:, 0] < self.length - 1e-12
+
+    def reference(self, progress: bool = True):
+        n = self.reference_grid
+        _, _, pts = self.domain.grid(2 * n - 1, n)
+        return self.grid_dataset(2 * n - 1, n, self.exact(pts),
+                                 {"case": "poiseuille", "solver": "exact", "Re": self.Re})
+
+
+@register_problem("kovasznay")
+class Kovasznay(SteadyNavierStokes2D):
+    """Kovasznay flow (1948) on [−0.5, 1] × [−0.5, 1.5], an exact steady NS solution:
+
+        u = 1 − e^{λx} cos 2πy,  v = (λ/2π) e^{λx} sin 2πy,  p = ½(1 − e^{2λx}),
+        λ = Re/2 − sqrt(Re²/4 + 4π²).
+
+    Hard constraint: Coons (transfinite) interpolation of the boundary velocity as lift,
+    the normalised product of wall distances as distance.
+    """
+
+    def __init__(self, Re: float = 40.0, reference_grid: int = 101, sampling: str = "sobol"):
+        super().__init__(Re, Rectangle(-0.5, 1.0, -0.5, 1.5), sampling=sampling)
+        self.lam = self.Re / 2 - math.sqrt(self.Re ** 2 / 4 + 4 * math.pi ** 2)
+        self.reference_grid = int(reference_grid)
+
+    def exact(self, x):
+        lam = self.lam
+        ex = torch.exp(lam * x[:, 0:1])
+        tpy = 2 * math.pi * x[:, 1:2]
+        return torch.cat([1 - ex * torch.cos(tpy), lam / (2 * math.pi) * ex * torch.sin(tpy),
+                          0.5 * (1 - torch.exp(2 * lam * x[:, 0:1]))], 1)
+
+    def hard_constraint(self, output="primitive"):
+        if output != "primitive":
+            return None
+
+        def lift(x):
+            vel = self.domain.transfinite_lift(x, lambda q: self.exact(q)[:, :2])
+            return torch.cat([vel, torch.zeros_like(vel[:, :1])], 1)
+
+        def dist(x):
+            d = self.domain.wall_distance_product(x) * 16.0
+            return torch.cat([d, d, torch.ones_like(d)], 1)
+
+        return lift, dist
+
+    def velocity_bc(self, x):
+        return self.exact(x)[:, :2]
+
+    def reference(self, progress: bool = True):
+        n = self.reference_grid
+        nx, ny = n, int(round(n * 4 / 3))
+        _, _, pts = self.domain.grid(nx, ny)
+        return self.grid_dataset(nx, ny, self.exact(pts), {"case": "kovasznay", "solver": "exact", "Re": self.Re})

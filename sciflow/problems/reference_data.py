@@ -1,0 +1,49 @@
+"""Reference data on disk: made by a registered recipe the first time a problem needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sciflow.data.io import read_dataset, write_dataset
+from sciflow.data.recipes import data_dir, run_recipe
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REFERENCE_TABLES = REPO_ROOT / "datasets" / "reference"
+
+
+def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = True):
+    """Load ``<data dir>/<filename>``; if it is missing, run ``recipe`` and write it first."""
+    path = data_dir() / filename
+    if not path.exists():
+        if progress:
+            print(f"reference data {path} not found: making it with recipe '{recipe}' {params}", flush=True)
+        write_dataset(run_recipe(recipe, params, progress=progress), path)
+    return read_dataset(path)
+
+
+def read_table(name: str):
+    """A published table from datasets/reference/<name>.csv as (pandas-free) dict of numpy columns + source."""
+    import csv
+
+    import numpy as np
+
+    path = REFERENCE_TABLES / f"{name}.csv"
+    source, rows = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                source.append(line[1:].strip())
+            else:
+                rows.append(line)
+    reader = csv.DictReader(rows)
+    data = {k: [] for k in reader.fieldnames}
+    for row in reader:
+        for k in reader.fieldnames:
+            data[k].append(row[k])
+    cols = {}
+    for k, v in data.items():
+        try:
+            cols[k] = np.array([float(e) for e in v])
+        except ValueError:
+            cols[k] = np.array(v)
+    return cols, " ".join(source)

@@ -1,0 +1,129 @@
+"""Training objectives: what a loss is, given a model and a problem. The Trainer knows no PDE.
+
+An objective is registered by name (the spec's ``objective.name``); its constructor takes
+``(problem, model, **spec keys)``. It exposes
+
+    setup(device, dtype, generator, rank, world)   place its points/data
+    loss(model, step) -> (total, {term: value})    one evaluation of the loss
+    state_dict() / load_state_dict(d)              what resuming needs (points, data position)
+    validate(model) -> {metric: value} | None      optional validation for checkpoint selection
+
+``physics`` is the PINN objective: mean squared residuals of the problem's equations at
+collocation points, plus mean squared boundary mismatch when boundary conditions are soft.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from sciflow.errors import SciflowError
+
+_OBJECTIVES: dict[str, type] = {}
+_OBJECTIVE_MODULES = ("sciflow.training.objectives", "sciflow.training.operator_objectives",
+                      "sciflow.training.likelihood")
+
+
+def register_objective(name: str):
+    def deco(cls):
+        _OBJECTIVES[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return deco
+
+
+def build_objective(config: dict, problem, model):
+    for mod in _OBJECTIVE_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    config = dict(config)
+    name = config.pop("name")
+    if name not in _OBJECTIVES:
+        raise SciflowError(f"objective.name: unknown objective '{name}'; known: {sorted(_OBJECTIVES)}")
+    try:
+        return _OBJECTIVES[name](problem, model, **config)
+    except TypeError as exc:
+        raise SciflowError(f"objective ({name}): {exc}") from None
+
+
+@register_objective("physics")
+class PhysicsObjective:
+    """Σ_k w_k mean(ω(x) r_k(x)²) over the problem's residuals r_k at interior points,
+    + w_bc mean(mask (u − g)²) at boundary points when the model's boundary conditions are soft.
+
+    ``resample_every`` > 0 draws new collocation points every that many steps (from a
+    generator whose state is checkpointed, so resuming reproduces the same points).
+    """
+
+    def __init__(self, problem, model, interior_points: int = 2000, boundary_points: int = 400,
+                 resample_every: int = 0, weights: dict | None = None, bc_weight: float = 1.0):
+        self.problem = problem
+        self.interior_points = int(interior_points)
+        self.boundary_points = int(boundary_points)
+        self.resample_every = int(resample_every)
+        self.weights = dict(weights or {})
+        self.bc_weight = float(bc_weight)
+        self.soft = getattr(model, "boundary", "hard") == "soft"
+
+    def setup(self, device, dtype, generator: torch.Generator, rank: int = 0, world: int = 1):
+        self.device, self.dtype, self.generator = device, dtype, generator
+        self.rank, self.world = rank, world
+        self._draw()
+
+    def _draw(self):
+        n = -(-self.interior_points // self.world)  # each rank takes its own share
+        self.x = self.problem.sample("interior", n, self.generator).to(self.device, self.dtype)
+        self.ansatz = None
+        self.residual_weight = self.problem.residual_weight(self.x)
+        if self.soft:
+            bt = self.problem.boundary_targets(-(-self.boundary_points // self.world), self.generator)
+            self.xb = bt.points.to(self.device, self.dtype)
+            self.gb = bt.values.to(self.device, self.dtype)
+            self.mb = bt.mask.to(self.device, self.dtype)
+
+    def _ansatz(self, model):
+        if self.ansatz is None:
+            inner = getattr(model, "module", model)
+            inner = getattr(inner, "_orig_mod", inner)
+            self.ansatz = inner.make_ansatz(self.x) if hasattr(inner, "make_ansatz") else None
+        return self.ansatz
+
+    def loss(self, model, step: int):
+        if self.resample_every and step > 0 and step % self.resample_every == 0:
+            self._draw()
+        out = model(self.x, self._ansatz(model))
+        residuals = self.problem.residual(self.x, out)
+        terms = {}
+        total = 0.0
+        for name, r in residuals.items():
+            sq = r * r
+            if self.residual_weight is not None:
+                sq = sq * self.residual_weight
+            terms[name] = sq.mean()
+            total = total + self.weights.get(name, 1.0) * terms[name]
+        if self.soft:
+            ob = model(self.xb, None).value
+            terms["boundary"] = ((ob - self.gb) ** 2 * self.mb).sum() / self.mb.sum().clamp(min=1)
+            total = total + self.bc_weight * terms["boundary"]
+        return total, terms
+
+    def state_dict(self):
+        d = {"x": self.x.cpu()}
+        if self.soft:
+            d.update(xb=self.xb.cpu(), gb=self.gb.cpu(), mb=self.mb.cpu())
+        return d
+
+    def load_state_dict(self, d):
+        self.x = d["x"].to(self.device, self.dtype)
+        self.ansatz = None
+        self.residual_weight = self.problem.residual_weight(self.x)
+        if self.soft:
+            self.xb, self.gb, self.mb = (d[k].to(self.device, self.dtype) for k in ("xb", "gb", "mb"))
+
+    def validate(self, model):
+        return None

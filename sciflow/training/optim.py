@@ -1,0 +1,40 @@
+"""Optimisers and learning-rate schedules for the phases of a run (Adam-family then L-BFGS)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def make_optimizer(phase, params):
+    if phase.optimizer == "adam":
+        return torch.optim.Adam(params, lr=phase.lr, weight_decay=phase.weight_decay)
+    if phase.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=phase.lr, weight_decay=phase.weight_decay)
+    if phase.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=phase.lr, momentum=0.9, weight_decay=phase.weight_decay)
+    if phase.optimizer == "lbfgs":
+        return torch.optim.LBFGS(params, lr=phase.lr, max_iter=phase.max_iter, history_size=phase.history,
+                                 line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-16)
+    raise ValueError(phase.optimizer)
+
+
+def learning_rate(phase, k: int) -> float:
+    """LR at step k of a phase (a pure function of k, so resuming needs no scheduler state).
+
+    constant; cosine from lr to lr·final_lr_ratio; exponential decay to lr·final_lr_ratio at the
+    phase's end; step: ×gamma every step_size steps. ``warmup`` steps ramp linearly from 0.
+    """
+    if phase.warmup and k < phase.warmup:
+        return phase.lr * (k + 1) / phase.warmup
+    n = max(phase.steps - phase.warmup, 1)
+    s = min(max(k - phase.warmup, 0), n) / n
+    r = phase.final_lr_ratio
+    if phase.schedule == "cosine":
+        return phase.lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * s)))
+    if phase.schedule == "exponential":
+        return phase.lr * r ** s
+    if phase.schedule == "step":
+        return phase.lr * phase.gamma ** (k // phase.step_size)
+    return phase.lr

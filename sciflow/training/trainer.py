@@ -1,0 +1,240 @@
+"""The one training loop, shared by every model family. It knows losses, not PDEs.
+
+``Trainer(spec, model, objective, run_dir).fit(resume)`` runs the spec's phases in order
+(Adam-family phases with a schedule, then L-BFGS), logs ``metrics.csv`` (and TensorBoard
+when installed), writes ``checkpoints/last.pt`` every ``checkpoint_every`` steps and at the
+end, keeps ``checkpoints/best.pt`` by validation metric when the objective validates, and
+stops with a message naming the step and loss term on NaN/inf. Ctrl-C finishes the current
+step, saves a resumable checkpoint and exits. ``fit(resume=True)`` restores weights,
+optimiser, step, RNG and objective state, so the continued run reproduces the losses of an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from sciflow.errors import SciflowError
+from sciflow.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sciflow.training.distributed import all_reduce_mean
+from sciflow.training.optim import learning_rate, make_optimizer
+
+
+class Trainer:
+    def __init__(self, spec, model, objective, run_dir, device, dtype, generator, rank=0, world=1,
+                 progress: bool = True):
+        self.spec = spec
+        self.cfg = spec.training
+        self.model = model
+        self.objective = objective
+        self.run_dir = Path(run_dir)
+        self.device, self.dtype = device, dtype
+        self.generator = generator
+        self.rank, self.world = rank, world
+        self.progress = progress and rank == 0
+        self.step = 0
+        self.best = math.inf
+        self.elapsed = 0.0
+        self._stop = False
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.metrics_path = self.run_dir / "metrics.csv"
+        self._tb = None
+
+    # ---------------------------------------------------------------- phases
+    def _phase_at(self, step):
+        start = 0
+        for i, ph in enumerate(self.cfg.phases):
+            if step < start + ph.steps:
+                return i, ph, step - start
+            start += ph.steps
+        return len(self.cfg.phases), None, 0
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.steps for p in self.cfg.phases)
+
+    # ---------------------------------------------------------------- checkpoint
+    def _payload(self, phase_idx, optimizer):
+        inner = getattr(self.model, "module", self.model)
+        return {
+            "step": self.step, "phase": phase_idx, "model": inner.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "rng": rng_state(self.generator), "objective": self.objective.state_dict(),
+            "best": self.best, "elapsed": self.elapsed, "spec": self.spec.to_dict(),
+        }
+
+    def save(self, phase_idx, optimizer, name="last.pt"):
+        if self.rank == 0:
+            save_checkpoint(self.ckpt_dir / name, self._payload(phase_idx, optimizer))
+
+    def _restore(self):
+        ck = load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device)
+        getattr(self.model, "module", self.model).load_state_dict(ck["model"])
+        self.step, self.best, self.elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
+        self.objective.load_state_dict(ck["objective"])
+        set_rng_state(ck["rng"], self.generator)
+        self._truncate_metrics(self.step)
+        return ck
+
+    # ---------------------------------------------------------------- logging
+    def _truncate_metrics(self, step):
+        if self.rank != 0 or not self.metrics_path.exists():
+            return
+        with open(self.metrics_path) as f:
+            rows = list(csv.reader(f))
+        keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
+        from sciflow.data.io import atomic_write_text
+
+        atomic_write_text(self.metrics_path, "\n".join(",".join(r) for r in keep) + "\n")
+
+    def _log(self, phase_idx, lr, total, terms):
+        if self.rank != 0:
+            return
+        row = {"step": self.step, "phase": phase_idx, "lr": lr, "loss": float(total),
+               **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(self.elapsed, 3)}
+        new = not self.metrics_path.exists()
+        if not new:
+            with open(self.metrics_path) as f:
+                header = f.readline().strip().split(",")
+            if header != list(row):  # a later phase adds columns (e.g. validation): rewrite wider
+                new = True
+                with open(self.metrics_path) as f:
+                    old = list(csv.DictReader(f))
+                header = list(dict.fromkeys(header + list(row)))
+                with open(self.metrics_path, "w", newline="") as f:
+                    w = csv.DictWriter(f, header)
+                    w.writeheader()
+                    w.writerows(old)
+                new = False
+            row = {k: row.get(k, "") for k in header}
+        with open(self.metrics_path, "a", newline="") as f:
+            w = csv.DictWriter(f, list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        if self._tb is not None:
+            for k, v in row.items():
+                if k not in ("step",) and v != "":
+                    self._tb.add_scalar(k, float(v), self.step)
+
+    def _open_tensorboard(self):
+        if self.rank != 0 or not self.cfg.tensorboard:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # tensorboard not installed: metrics.csv only
+            return
+        self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    # ---------------------------------------------------------------- one step
+    def _evaluate_loss(self, step):
+        amp = self.spec.amp == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+            total, terms = self.objective.loss(self.model, step)
+        for k, v in terms.items():
+            if not torch.isfinite(v).all():
+                raise SciflowError(f"step {step}: loss term '{k}' is {float(v)} (non-finite); "
+                                   f"the last good checkpoint is {self.ckpt_dir / 'last.pt'}")
+        if not torch.isfinite(total):
+            raise SciflowError(f"step {step}: total loss is {float(total)} (non-finite)")
+        return total, terms
+
+    def _train_step(self, optimizer, phase, k):
+        if phase.optimizer == "lbfgs":
+            cache = {}
+
+            def closure():
+                optimizer.zero_grad(set_to_none=True)
+                total, terms = self._evaluate_loss(self.step)
+                total.backward()
+                if "terms" not in cache:
+                    cache["total"], cache["terms"] = total.detach(), {k: v.detach() for k, v in terms.items()}
+                return all_reduce_mean(total, self.world)
+
+            optimizer.step(closure)
+            return cache["total"], cache["terms"], phase.lr
+        lr = learning_rate(phase, k)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        total, terms = self._evaluate_loss(self.step)
+        total.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        optimizer.step()
+        return total.detach(), {k: v.detach() for k, v in terms.items()}, lr
+
+    # ---------------------------------------------------------------- main loop
+    def fit(self, resume: bool = False):
+        ck = self._restore() if resume else None
+        if not resume and self.metrics_path.exists():
+            self.metrics_path.unlink()
+        self._open_tensorboard()
+        old_handler = None
+        if self.rank == 0:
+            try:
+                old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            except ValueError:  # not in the main thread
+                old_handler = None
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress, desc=self.spec.name,
+                   dynamic_ncols=True)
+        optimizer, opt_phase = None, None
+        try:
+            while self.step < self.total_steps and not self._stop:
+                idx, phase, k = self._phase_at(self.step)
+                if opt_phase != idx:
+                    optimizer = make_optimizer(phase, self.model.parameters())
+                    if ck is not None and ck["phase"] == idx and ck["optimizer"] is not None:
+                        optimizer.load_state_dict(ck["optimizer"])
+                    ck, opt_phase = None, idx
+                t0 = time.perf_counter()
+                total, terms, lr = self._train_step(optimizer, phase, k)
+                self.elapsed += time.perf_counter() - t0
+                self.step += 1
+                if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
+                    self._log(idx, lr, total, terms)
+                    bar.set_postfix(loss=f"{float(total):.3e}", phase=phase.optimizer)
+                self._maybe_validate(idx, optimizer)
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save(idx, optimizer)
+                bar.update(1)
+            self.save(opt_phase if opt_phase is not None else 0, optimizer)
+        finally:
+            bar.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+            if self._tb is not None:
+                self._tb.close()
+        return not self._stop
+
+    def _maybe_validate(self, idx, optimizer):
+        every = self.cfg.validate_every
+        if not every or self.step % every:
+            return
+        inner = getattr(self.model, "module", self.model)
+        inner.eval()
+        with torch.no_grad():
+            metrics = self.objective.validate(inner)
+        inner.train()
+        if not metrics:
+            return
+        if self.rank == 0:
+            self._log(idx, float("nan"), float("nan"), {f"val_{k}": torch.tensor(v) for k, v in metrics.items()})
+        key = next(iter(metrics))
+        if metrics[key] < self.best:
+            self.best = metrics[key]
+            self.save(idx, optimizer, "best.pt")
+
+    def _on_sigint(self, signum, frame):
+        if self._stop:  # second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self._stop = True
+        print("\nstopping after this step; a resumable checkpoint will be written (Ctrl-C again to abort)",
+              flush=True)

@@ -1,0 +1,14 @@
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_flush_denormal(True)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory, monkeypatch):
+    """Each test session writes generated data under one temporary data directory."""
+    if "SCIFLOW_DATA" not in os.environ:
+        monkeypatch.setenv("SCIFLOW_DATA", str(tmp_path_factory.getbasetemp() / "data"))
