@@ -38,11 +38,12 @@ def _seed_all(seed: int):
 
 
 def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, out: str | os.PathLike | None = None,
-          resume: bool = False, progress: bool = True) -> Path:
+          resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
     """Train the model a spec describes; returns the run directory (``runs/<name>`` or ``out``).
 
     With ``resume=True`` the run continues from ``<run>/checkpoints/last.pt`` using the spec
     saved in the run directory (a resumed run reproduces the uninterrupted losses).
+    ``stop_after`` interrupts the run after that many steps, leaving a resumable checkpoint.
     """
     from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
     from sciflow.training.trainer import Trainer
@@ -80,7 +81,7 @@ def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, 
     if spec.compile:
         net = torch.compile(net)
     trainer = Trainer(spec, net, objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
-    trainer.fit(resume=resume)
+    trainer.fit(resume=resume, stop_after=stop_after)
     barrier(world)
     return run_dir
 

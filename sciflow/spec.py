@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import copy
 import inspect
+import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from sciflow.errors import SciflowError
 
@@ -144,10 +145,21 @@ def _check_registered(spec: Spec, source: str):
         allowed = set(params) - {"self", "problem"}
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
-        for k in sec:
-            if k != "name" and k not in allowed:
+        try:
+            hints = typing.get_type_hints(cls.__init__)
+        except Exception:
+            hints = {}
+        for k, value in sec.items():
+            if k == "name":
+                continue
+            if k not in allowed:
                 raise SciflowError(f"{source}: {key}.{k}: unknown key for {key} '{sec['name']}'; "
                                    f"allowed: {sorted(allowed)}")
+            if k in hints:
+                try:
+                    TypeAdapter(hints[k]).validate_python(value)
+                except ValidationError as exc:
+                    raise SciflowError(f"{source}: {key}.{k}: {exc.errors()[0]['msg']} (got {value!r})") from None
 
 
 def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = None, check: bool = True) -> Spec:

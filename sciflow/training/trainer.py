@@ -172,7 +172,8 @@ class Trainer:
         return total.detach(), {k: v.detach() for k, v in terms.items()}, lr
 
     # ---------------------------------------------------------------- main loop
-    def fit(self, resume: bool = False):
+    def fit(self, resume: bool = False, stop_after: int | None = None):
+        """Run the phases; ``stop_after`` stops (resumably, as Ctrl-C does) once that step is reached."""
         ck = self._restore() if resume else None
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()
@@ -205,6 +206,8 @@ class Trainer:
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.save(idx, optimizer)
                 bar.update(1)
+                if stop_after is not None and self.step >= stop_after:
+                    self._stop = True
             self.save(opt_phase if opt_phase is not None else 0, optimizer)
         finally:
             bar.close()
