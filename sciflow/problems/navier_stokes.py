@@ -89,20 +89,42 @@ class SteadyNavierStokes2D(Problem):
             coords={"x": xs.numpy(), "y": ys.numpy()}, attrs=attrs)
 
 
+# Stokes corner flow (Taylor's scraper) for a 90° corner between a wall sliding away from the
+# corner with unit speed (θ = 0) and a fixed wall (θ = π/2): Ψ = r f(θ),
+# f = A sinθ + C θ sinθ + D θ cosθ with f(0) = 0, f'(0) = 1, f(π/2) = f'(π/2) = 0, whose
+# pressure is p = (2ν/r)(D cosθ + C sinθ) (p − iνω analytic, ω = −∇²Ψ = −(2/r)(C cosθ − D sinθ)).
+_CORNER_D = 1.0 / (1.0 - math.pi ** 2 / 4)
+_CORNER_C = _CORNER_D * math.pi / 2
+_CORNER_A = -_CORNER_D * math.pi ** 2 / 4
+
+
+def corner_profile(theta: torch.Tensor) -> torch.Tensor:
+    """h(θ) = f(θ)/sinθ = A + Cθ + D θ cotθ: h(0) = 1, h(π/2) = h'(π/2) = 0 (θ cotθ → 1 at θ = 0)."""
+    small = theta.abs() < 1e-4
+    safe = torch.where(small, torch.ones_like(theta), theta)
+    tcot = torch.where(small, 1 - theta * theta / 3, safe * torch.cos(safe) / torch.sin(safe))
+    return _CORNER_A + _CORNER_C * theta + _CORNER_D * tcot
+
+
 @register_problem("cavity")
 class LidDrivenCavity(SteadyNavierStokes2D):
     """Lid-driven square cavity [0,1]², lid y=1 moving with u=1 (Ghia et al. 1982), Re = U L/ν.
 
     Corner treatment: the lid velocity u=1 holds on the open edge 0<x<1, y=1; the two lid
-    corners are wall points (u=v=0) in the finite-element reference, and singular points of
-    the hard-constraint lift below (its limit depends on the direction of approach). Both
-    describe the same weak solution; the corner affects O(h) of one element.
+    corners are wall points (u=v=0), both in the finite-element reference and in the PINN's
+    prediction at those two points. Near them the exact solution is singular (∇u ∝ 1/r,
+    p ∝ 1/r), so the hard constraint subtracts the singularity analytically.
 
-    Hard constraint (primitive variables), with a = (2/π) atan2(1−y, x), b = (2/π) atan2(1−y, 1−x):
-        u = y (1−a)(1−b) + D N_u,   v = D N_v,   p = N_p,   D = 16 x(1−x) y(1−y).
-    1−a and 1−b are harmonic, equal 1 on the lid and 0 on the left/right wall respectively,
-    so the lift is 1 on the lid and 0 on the three walls. Stream-function form:
-        ψ = y²(y−1)(1−a)²(1−b)² + D² N_ψ  (ψ = 0 on all walls, ∂ψ/∂n = lid velocity).
+    Hard constraint (primitive variables): u = u_L + D N_u, v = v_L + D N_v, p = p_L + N_p,
+    D = 16 x(1−x) y(1−y), where (u_L, v_L) = (∂ψ_L/∂y, −∂ψ_L/∂x) is divergence-free with
+
+        ψ_L = y²(y−1) h(θ_a) h(θ_b),  θ_a = atan2(1−y, x),  θ_b = atan2(1−y, 1−x),
+
+    h = f/sinθ from the Stokes corner flow above: ψ_L vanishes on every wall, ∂ψ_L/∂n is the
+    wall velocity (1 on the lid, 0 elsewhere), and near each lid corner ψ_L → ∓r f(θ), the
+    exact Stokes corner flow. p_L = (2/Re)[(D x + C(1−y))/r_a² − (D(1−x) + C(1−y))/r_b²] is
+    its singular pressure at both corners. The network adds only smooth corrections.
+    Stream-function form: ψ = ψ_L + D² N_ψ, p = p_L + N_p.
     """
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
@@ -113,15 +135,37 @@ class LidDrivenCavity(SteadyNavierStokes2D):
         self.corner_weight_radius = float(corner_weight_radius)
 
     @staticmethod
-    def _corner_factors(x):
-        a = (2 / math.pi) * torch.atan2(1 - x[:, 1:2], x[:, 0:1])
-        b = (2 / math.pi) * torch.atan2(1 - x[:, 1:2], 1 - x[:, 0:1])
-        return a, b
+    def lift_stream_function(x: torch.Tensor) -> torch.Tensor:
+        """ψ_L (N, 1)."""
+        X, Y = x[:, 0:1], x[:, 1:2]
+        ha = corner_profile(torch.atan2(1 - Y, X))
+        hb = corner_profile(torch.atan2(1 - Y, 1 - X))
+        return Y * Y * (Y - 1) * ha * hb
+
+    def lift_pressure(self, x: torch.Tensor) -> torch.Tensor:
+        """p_L (N, 1): the Stokes corner-flow pressure of both lid corners."""
+        X, Y = x[:, 0:1], x[:, 1:2]
+        ra2 = X * X + (1 - Y) ** 2
+        rb2 = (1 - X) ** 2 + (1 - Y) ** 2
+        pa = (_CORNER_D * X + _CORNER_C * (1 - Y)) / ra2
+        pb = (_CORNER_D * (1 - X) + _CORNER_C * (1 - Y)) / rb2
+        return (2.0 / self.Re) * (pa - pb)
 
     def _lift(self, x):
-        a, b = self._corner_factors(x)
-        zero = torch.zeros_like(a)
-        return torch.cat([x[:, 1:2] * (1 - a) * (1 - b), zero, zero], 1)
+        """(u_L, v_L, p_L) (N, 3); at the two lid corner points themselves u = v = 0, p = NaN."""
+        corner = ((x[:, 0] <= 0) | (x[:, 0] >= 1)) & (x[:, 1] >= 1)
+        xs = torch.where(corner[:, None], torch.full_like(x, 0.5), x)
+        with torch.enable_grad():
+            xg = xs if xs.requires_grad else xs.detach().requires_grad_(True)
+            psi = self.lift_stream_function(xg)
+            (g,) = torch.autograd.grad(psi.sum(), xg, create_graph=True)
+        out = torch.cat([g[:, 1:2], -g[:, 0:1], self.lift_pressure(xs)], 1)
+        if not x.requires_grad:
+            out = out.detach()
+        if corner.any():
+            fill = torch.tensor([0.0, 0.0, float("nan")], dtype=x.dtype, device=x.device)
+            out = torch.where(corner[:, None], fill, out)
+        return out
 
     def _distance(self, x):
         d = self.domain.wall_distance_product(x) * 16.0
@@ -132,12 +176,9 @@ class LidDrivenCavity(SteadyNavierStokes2D):
             return self._lift, self._distance
         if output != "stream":
             raise ValueError(f"cavity: unknown output form '{output}' (primitive, stream)")
-        # (ψ, p): ψ = y²(y−1)(1−a)²(1−b)² + D² N_ψ, p = N_p
 
         def lift(x):
-            a, b = self._corner_factors(x)
-            y = x[:, 1:2]
-            return torch.cat([y * y * (y - 1) * (1 - a) ** 2 * (1 - b) ** 2, torch.zeros_like(y)], 1)
+            return torch.cat([self.lift_stream_function(x), self.lift_pressure(x)], 1)
 
         def dist(x):
             d = (self.domain.wall_distance_product(x) * 16.0) ** 2

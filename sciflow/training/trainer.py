@@ -140,10 +140,10 @@ class Trainer:
             total, terms = self.objective.loss(self.model, step)
         for k, v in terms.items():
             if not torch.isfinite(v).all():
-                raise SciflowError(f"step {step}: loss term '{k}' is {float(v)} (non-finite); "
+                raise SciflowError(f"step {step}: loss term '{k}' is {float(v.detach())} (non-finite); "
                                    f"the last good checkpoint is {self.ckpt_dir / 'last.pt'}")
         if not torch.isfinite(total):
-            raise SciflowError(f"step {step}: total loss is {float(total)} (non-finite)")
+            raise SciflowError(f"step {step}: total loss is {float(total.detach())} (non-finite)")
         return total, terms
 
     def _train_step(self, optimizer, phase, k):
@@ -159,6 +159,12 @@ class Trainer:
                 return all_reduce_mean(total, self.world)
 
             optimizer.step(closure)
+            # A failed line search leaves L-BFGS where it was, and with no new curvature pair it
+            # would retry the same direction forever: restart its memory (steepest descent) then.
+            loss_now = float(cache["total"])
+            if loss_now == getattr(self, "_lbfgs_last", None):
+                optimizer.state.clear()
+            self._lbfgs_last = loss_now
             return cache["total"], cache["terms"], phase.lr
         lr = learning_rate(phase, k)
         for g in optimizer.param_groups:
