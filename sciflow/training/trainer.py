@@ -180,6 +180,8 @@ class Trainer:
     # ---------------------------------------------------------------- main loop
     def fit(self, resume: bool = False, stop_after: int | None = None):
         """Run the phases; ``stop_after`` stops (resumably, as Ctrl-C does) once that step is reached."""
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         ck = self._restore() if resume else None
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()

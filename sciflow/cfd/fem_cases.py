@@ -1,0 +1,272 @@
+"""Steady NS reference cases solved with ``sciflow.cfd.fem``: lid-driven cavity, plane
+Poiseuille channel, Kovasznay flow; and their dataset recipes (``cavity_fem``,
+``poiseuille_fem``, ``kovasznay_fem``).
+
+All cases are nondimensional with ν = 1/Re. Grid datasets hold ``u``, ``v``, ``p`` with
+dims ``("y", "x")`` on a uniform grid that includes the boundary; ``p`` is shifted to
+zero mean over the grid points.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+from skfem import Functional, MeshTri
+from skfem.helpers import dot
+
+from sciflow.cfd.fem import FEMSolution, solve_steady_ns
+from sciflow.data.io import provenance
+from sciflow.data.recipes import register_recipe
+from sciflow.errors import SciflowError
+
+#: Reynolds numbers visited on the way to a high target Re (those below the target are used).
+CONTINUATION_RE = (100.0, 400.0, 1000.0, 2000.0, 3200.0, 5000.0, 7500.0, 10000.0)
+
+CAVITY_CORNER_TREATMENT = (
+    "the two lid corners (0,1) and (1,1) are wall points with u=v=0; the lid velocity u=1, v=0 "
+    "holds on the open edge 0<x<1, y=1; the P2 trace therefore rises from 0 to 1 within the "
+    "first/last element of the lid"
+)
+
+
+def rectangle_mesh(x0: float, x1: float, y0: float, y1: float, nx: int, ny: int) -> MeshTri:
+    """Structured triangle mesh of [x0,x1]×[y0,y1] with nx×ny cells, each cut into 2 triangles."""
+    return MeshTri.init_tensor(np.linspace(x0, x1, nx + 1), np.linspace(y0, y1, ny + 1))
+
+
+def continuation_schedule(Re: float) -> list[float]:
+    """Reynolds numbers solved before ``Re`` (each < Re), e.g. 1000 → [100, 400]."""
+    return [r for r in CONTINUATION_RE if r < Re * (1 - 1e-12)]
+
+
+# ------------------------------------------------------------------------- cavity
+def cavity_solution(Re: float = 100.0, n: int = 64, mesh: MeshTri | None = None,
+                    progress: bool = False) -> FEMSolution:
+    """Lid-driven square cavity on [0,1]² (Ghia, Ghia & Shin 1982), uniform lid u=1.
+
+    Corner treatment: the two lid corners are wall points (u=v=0); u=1, v=0 holds on
+    the open lid edge 0<x<1, y=1; all other walls are no-slip. Re = U L/ν with U=L=1.
+    Continuation: Newton is run at every Re of ``continuation_schedule(Re)`` first.
+    ``n`` elements per side (2n² triangles) unless ``mesh`` is given.
+    """
+    mesh = rectangle_mesh(0.0, 1.0, 0.0, 1.0, n, n) if mesh is None else mesh
+    ytop = mesh.p[1].max()
+    dirichlet = {  # order matters: the walls, listed last, own the corner dofs
+        (lambda x: np.isclose(x[1], ytop)): (1.0, 0.0),
+        (lambda x: ~np.isclose(x[1], ytop)): (0.0, 0.0),
+    }
+    return solve_steady_ns(mesh, 1.0 / Re, dirichlet, continuation=[1.0 / r for r in continuation_schedule(Re)],
+                           progress=progress, desc=f"cavity Re={Re:g} (Newton)")
+
+
+# ---------------------------------------------------------------------- Poiseuille
+def poiseuille_exact(x: np.ndarray, Re: float, length: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plane Poiseuille flow in [0,L]×[0,1]: u = 4y(1−y), v = 0, p = 8(L−x)/Re (p=0 at outflow)."""
+    return 4.0 * x[1] * (1.0 - x[1]), np.zeros_like(x[0]), 8.0 / Re * (length - x[0])
+
+
+def poiseuille_solution(Re: float = 100.0, n: int = 8, length: float = 2.0, mesh: MeshTri | None = None,
+                        progress: bool = False) -> FEMSolution:
+    """Channel [0,L]×[0,1]: parabolic inflow at x=0, no-slip at y=0,1, do-nothing outflow at x=L.
+
+    The exact solution (``poiseuille_exact``) lies in P2×P1, so Taylor-Hood reproduces it to
+    round-off on any triangulation. ``n`` cells across the height, ``n·L`` along.
+    """
+    mesh = rectangle_mesh(0.0, length, 0.0, 1.0, int(round(n * length)), n) if mesh is None else mesh
+    inflow = lambda x: np.vstack(poiseuille_exact(x, Re, length)[:2])  # noqa: E731
+    dirichlet = {
+        (lambda x: np.isclose(x[0], 0.0)): inflow,
+        (lambda x: np.isclose(x[1], 0.0) | np.isclose(x[1], 1.0)): (0.0, 0.0),
+    }
+    return solve_steady_ns(mesh, 1.0 / Re, dirichlet, progress=progress, desc=f"Poiseuille Re={Re:g} (Newton)")
+
+
+# ----------------------------------------------------------------------- Kovasznay
+KOVASZNAY_BOX = (-0.5, 1.0, -0.5, 1.5)
+
+
+def kovasznay_exact(x: np.ndarray, Re: float = 40.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kovasznay (1948) flow: λ = Re/2 − sqrt(Re²/4 + 4π²),
+    u = 1 − e^{λx} cos 2πy, v = λ/(2π) e^{λx} sin 2πy, p = ½(1 − e^{2λx}) (up to a constant)."""
+    lam = Re / 2.0 - np.sqrt(Re**2 / 4.0 + 4.0 * np.pi**2)
+    e = np.exp(lam * x[0])
+    return 1.0 - e * np.cos(2 * np.pi * x[1]), lam / (2 * np.pi) * e * np.sin(2 * np.pi * x[1]), 0.5 * (1.0 - e**2)
+
+
+def kovasznay_solution(Re: float = 40.0, n: int = 16, mesh: MeshTri | None = None,
+                       progress: bool = False) -> FEMSolution:
+    """Kovasznay flow on [−0.5,1]×[−0.5,1.5] with exact Dirichlet data on the whole boundary.
+    ``n`` cells per side (n×n rectangles of 1.5/n × 2/n, each cut into two triangles)."""
+    mesh = rectangle_mesh(*KOVASZNAY_BOX, n, n) if mesh is None else mesh
+    exact_uv = lambda x: np.vstack(kovasznay_exact(x, Re)[:2])  # noqa: E731
+    return solve_steady_ns(mesh, 1.0 / Re, {(lambda x: np.ones(x.shape[1], bool)): exact_uv},
+                           continuation=[1.0 / r for r in continuation_schedule(Re)],
+                           progress=progress, desc=f"Kovasznay Re={Re:g} (Newton)")
+
+
+def velocity_l2_error(sol: FEMSolution, exact: Callable[[np.ndarray], tuple], intorder: int = 8) -> float:
+    """Relative L² velocity error ‖u_h − u‖ / ‖u‖ over the mesh, by quadrature of order ``intorder``.
+    ``exact(x)`` takes points (2, ...) and returns (u, v, ...) arrays of the same trailing shape."""
+    from skfem import Basis, ElementTriP2, ElementVector
+
+    basis = Basis(sol.mesh, ElementVector(ElementTriP2()), intorder=intorder)
+
+    @Functional
+    def err2(w):
+        ue = np.stack(exact(w.x)[:2])
+        d = w["uh"] - ue
+        return dot(d, d)
+
+    @Functional
+    def ref2(w):
+        ue = np.stack(exact(w.x)[:2])
+        return dot(ue, ue)
+
+    uh = basis.interpolate(sol.u)
+    return float(np.sqrt(err2.assemble(basis, uh=uh) / ref2.assemble(basis)))
+
+
+# -------------------------------------------------------------------- grid output
+def grid_dataset(sol: FEMSolution, x: np.ndarray, y: np.ndarray) -> xr.Dataset:
+    """Evaluate ``sol`` on the tensor grid x (nx,) × y (ny,): variables u, v, p of shape (ny, nx).
+    p is shifted to zero mean over the grid points."""
+    X, Y = np.meshgrid(x, y)
+    u, v, p = sol.evaluate(np.vstack([X.ravel(), Y.ravel()]))
+    p = p - p.mean()
+    shape = (y.size, x.size)
+    return xr.Dataset(
+        {
+            "u": (("y", "x"), u.reshape(shape), {"long_name": "x-velocity"}),
+            "v": (("y", "x"), v.reshape(shape), {"long_name": "y-velocity"}),
+            "p": (("y", "x"), p.reshape(shape), {"long_name": "pressure (zero mean over the grid)"}),
+        },
+        coords={"x": ("x", x), "y": ("y", y)},
+    )
+
+
+def _params(params: dict, defaults: dict, recipe: str) -> dict:
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise SciflowError(f"recipe '{recipe}': unknown parameter(s) {sorted(unknown)}; allowed: {sorted(defaults)}")
+    out = {**defaults, **params}
+    for key in ("mesh", "grid"):
+        if key in out and (not isinstance(out[key], int) or out[key] < 2):
+            raise SciflowError(f"recipe '{recipe}': parameter '{key}' must be an integer ≥ 2, got {out[key]!r}")
+    try:
+        out["Re"] = float(out["Re"])
+    except (TypeError, ValueError):
+        raise SciflowError(f"recipe '{recipe}': parameter 'Re' must be a number, got {out['Re']!r}") from None
+    if out["Re"] <= 0:
+        raise SciflowError(f"recipe '{recipe}': parameter 'Re' must be positive, got {out['Re']}")
+    return out
+
+
+def _attrs(case: str, p: dict, sol: FEMSolution, resolution: str, wall: float, **extra) -> dict:
+    attrs = provenance(case, "sciflow.cfd.fem Taylor-Hood P2/P1 Newton", p, resolution, wall)
+    attrs.update(Re=p["Re"], mesh=p["mesh"], n_dofs=sol.n_dofs, newton_iterations=list(sol.newton_iterations))
+    attrs.update(extra)
+    return attrs
+
+
+@register_recipe("cavity_fem")
+def cavity_recipe(params: dict, progress: bool = True) -> xr.Dataset:
+    """Lid-driven cavity: params Re (100), mesh (elements per side, 64), grid (points per side, 129)."""
+    p = _params(params, {"Re": 100.0, "mesh": 64, "grid": 129}, "cavity_fem")
+    t0 = time.perf_counter()
+    sol = cavity_solution(p["Re"], p["mesh"], progress=progress)
+    g = np.linspace(0.0, 1.0, p["grid"])
+    ds = grid_dataset(sol, g, g)
+    ds.attrs = _attrs("lid_driven_cavity", p, sol, f"{p['mesh']}x{p['mesh']}x2 P2/P1 triangles; grid {p['grid']}^2",
+                      time.perf_counter() - t0, corner_treatment=CAVITY_CORNER_TREATMENT,
+                      continuation_Re=continuation_schedule(p["Re"]) + [p["Re"]])
+    return ds
+
+
+@register_recipe("poiseuille_fem")
+def poiseuille_recipe(params: dict, progress: bool = True) -> xr.Dataset:
+    """Plane Poiseuille channel [0,L]×[0,1]: params Re (100), mesh (cells across, 8),
+    length L (2.0), grid (points across the height, 33; same spacing along x)."""
+    p = _params(params, {"Re": 100.0, "mesh": 8, "grid": 33, "length": 2.0}, "poiseuille_fem")
+    t0 = time.perf_counter()
+    sol = poiseuille_solution(p["Re"], p["mesh"], float(p["length"]), progress=progress)
+    y = np.linspace(0.0, 1.0, p["grid"])
+    x = np.linspace(0.0, float(p["length"]), int(round((p["grid"] - 1) * float(p["length"]))) + 1)
+    ds = grid_dataset(sol, x, y)
+    ds.attrs = _attrs("plane_poiseuille", p, sol, f"{p['mesh']} cells across, P2/P1; grid {x.size}x{y.size}",
+                      time.perf_counter() - t0, corner_treatment="inflow corners are wall points (u=v=0)")
+    return ds
+
+
+@register_recipe("kovasznay_fem")
+def kovasznay_recipe(params: dict, progress: bool = True) -> xr.Dataset:
+    """Kovasznay flow on [−0.5,1]×[−0.5,1.5]: params Re (40), mesh (cells per side, 32),
+    grid (points per side, 65)."""
+    p = _params(params, {"Re": 40.0, "mesh": 32, "grid": 65}, "kovasznay_fem")
+    t0 = time.perf_counter()
+    sol = kovasznay_solution(p["Re"], p["mesh"], progress=progress)
+    x0, x1, y0, y1 = KOVASZNAY_BOX
+    ds = grid_dataset(sol, np.linspace(x0, x1, p["grid"]), np.linspace(y0, y1, p["grid"]))
+    err = velocity_l2_error(sol, lambda x: kovasznay_exact(x, p["Re"]))
+    ds.attrs = _attrs("kovasznay", p, sol, f"{p['mesh']}x{p['mesh']}x2 P2/P1 triangles; grid {p['grid']}^2",
+                      time.perf_counter() - t0, corner_treatment="exact Dirichlet data, corners included",
+                      velocity_relative_l2_error=err)
+    return ds
+
+
+# ------------------------------------------------------------ published reference
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "reference"
+#: Known misprints in Ghia et al. (1982) Table II, excluded from comparisons: {Re: [x, ...]}.
+GHIA_MISPRINTS_V = {400: [0.9063]}
+
+
+def ghia_centerlines(Re: int) -> dict[str, np.ndarray]:
+    """Ghia et al. (1982) Tables I/II for ``Re`` ∈ {100, 400, 1000}: arrays ``y``, ``u`` (u on
+    x=0.5) and ``x``, ``v`` (v on y=0.5), 17 points each, and a boolean ``v_valid`` mask that
+    drops known misprints (Re 400, x=0.9063)."""
+    out = {}
+    for name, coord in (("u_vertical", "y"), ("v_horizontal", "x")):
+        path = REFERENCE_DIR / f"ghia1982_cavity_{name}_centerline_re{int(Re)}.csv"
+        if not path.exists():
+            raise SciflowError(f"no Ghia (1982) table for Re={Re}: {path} not found")
+        rows = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        table = np.array([[float(c) for c in ln.split(",")] for ln in rows[1:]])  # rows[0]: header
+        out[coord], out[name[0]] = table[:, 0], table[:, 1]
+    out["v_valid"] = ~np.isin(np.round(out["x"], 4), GHIA_MISPRINTS_V.get(int(Re), []))
+    return out
+
+
+def ghia_deviation(sol: FEMSolution, Re: int) -> dict[str, float]:
+    """Max |FEM − Ghia| at the table points (evaluated exactly there, no grid interpolation):
+    keys ``u`` (x=0.5 line), ``v`` (y=0.5 line, misprints excluded) and ``max``."""
+    g = ghia_centerlines(Re)
+    u = sol.evaluate(np.vstack([np.full_like(g["y"], 0.5), g["y"]]))[0]
+    v = sol.evaluate(np.vstack([g["x"], np.full_like(g["x"], 0.5)]))[1]
+    du = float(np.abs(u - g["u"]).max())
+    dv = float(np.abs(v - g["v"])[g["v_valid"]].max())
+    return {"u": du, "v": dv, "max": max(du, dv)}
+
+
+def centerline_extrema(sol: FEMSolution, samples: int = 801) -> dict[str, float]:
+    """Extrema of u(0.5, y) and v(x, 0.5) of a cavity solution and where they occur:
+    ``u_min, y_u_min, v_max, x_v_max, v_min, x_v_min``. Located on ``samples`` points, then
+    refined by bounded scalar minimisation of the FEM field between the neighbouring samples."""
+    from scipy.optimize import minimize_scalar
+
+    s = np.linspace(0.0, 1.0, samples)
+    lines = {
+        "u": lambda t: sol.evaluate(np.vstack([np.full_like(t, 0.5), t]))[0],
+        "v": lambda t: sol.evaluate(np.vstack([t, np.full_like(t, 0.5)]))[1],
+    }
+    out = {}
+    for key, comp, sign, coord in (("u_min", "u", 1.0, "y"), ("v_max", "v", -1.0, "x"), ("v_min", "v", 1.0, "x")):
+        f = lines[comp]
+        k = int(np.argmin(sign * f(s)))
+        lo, hi = s[max(k - 1, 0)], s[min(k + 1, samples - 1)]
+        r = minimize_scalar(lambda t: sign * f(np.array([t]))[0], bounds=(lo, hi), method="bounded",
+                            options={"xatol": 1e-8})
+        out[key], out[f"{coord}_{key}"] = float(sign * r.fun), float(r.x)
+    return out
