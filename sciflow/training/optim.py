@@ -15,7 +15,10 @@ def make_optimizer(phase, params):
     if phase.optimizer == "sgd":
         return torch.optim.SGD(params, lr=phase.lr, momentum=0.9, weight_decay=phase.weight_decay)
     if phase.optimizer == "lbfgs":
-        return torch.optim.LBFGS(params, lr=phase.lr, max_iter=phase.max_iter, history_size=phase.history,
+        # max_eval bounds the line search's evaluations too (torch passes max_eval − evals as its
+        # max_ls): with the default 1.25 × max_iter a one-iteration step could not search at all.
+        return torch.optim.LBFGS(params, lr=phase.lr, max_iter=phase.max_iter, max_eval=phase.max_iter * 25,
+                                 history_size=phase.history,
                                  line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-16)
     raise ValueError(phase.optimizer)
 
