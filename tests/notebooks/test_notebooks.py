@@ -31,3 +31,68 @@ def test_cavity_notebook_executes(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert (run / "evaluation" / "metrics.json").exists()
+
+
+def test_lpinn_notebook_executes(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spec = spec_from_dict({
+            "name": "nb_lpinn", "dtype": "float64",
+            "problem": {"name": "convection", "c": 10.0, "reference_nx": 64, "reference_nt": 20},
+            "model": {"name": "lpinn", "width": 8, "depth": 2, "lagrangian_points": 256},
+            "objective": {"name": "lagrangian", "interior_points": 128},
+            "training": {"phases": [{"optimizer": "adam", "steps": 20, "lr": 1e-2}], "log_every": 5,
+                         "tensorboard": False}})
+        run = train(spec, out=tmp_path / "run", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    nb = _run_notebook("05_lpinn.ipynb", run, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert metrics["model"] == "lpinn" and 0 <= metrics["rel_l2"] < 2
+
+
+def test_probconserv_notebook_executes(tmp_path, monkeypatch):
+    import json
+
+    spec = spec_from_dict({
+        "name": "nb_probconserv", "problem": {"name": "gpme_stefan"},
+        "model": {"name": "probconserv", "hidden": 16, "heads": 2, "self_attention_layers": 1, "samples": 4},
+        "objective": {"name": "likelihood", "batch_size": 4, "validation_functions": 2, "validation_grid": 6},
+        "training": {"phases": [{"optimizer": "adam", "steps": 3}], "log_every": 1, "tensorboard": False},
+        "evaluation": {"grid": [21, 41], "functions": 2, "samples": 4}})
+    run = train(spec, out=tmp_path / "run", progress=False)
+    nb = _run_notebook("06_probconserv.ipynb", run, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert json.loads((run / "evaluation" / "metrics.json").read_text())["ProbConserv/conservation_error_max"] <= 1e-12
+
+
+def test_cylinder_notebook_executes(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spec = spec_from_dict({
+            "name": "nb_cylinder", "problem": {"name": "dfg_cylinder", "reference_n_cyl": 24, "reference_h_max": 0.08},
+            "model": {"name": "pinn", "width": 16, "depth": 2},
+            "objective": {"name": "physics", "interior_points": 256},
+            "training": {"phases": [{"optimizer": "adam", "steps": 10}], "log_every": 5, "tensorboard": False}})
+        run = train(spec, out=tmp_path / "run", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    nb = _run_notebook("02_cylinder_pinn.ipynb", run, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+    # the coarse FEM reference's drag is within 2 % of the DFG value 5.5795 (Schaefer & Turek 1996)
+    assert abs(metrics["c_D_fem"] / 5.5795 - 1) < 0.02 and metrics["problem"] == "dfg_cylinder"

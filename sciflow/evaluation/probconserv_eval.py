@@ -1,0 +1,176 @@
+"""Evaluation of ProbConserv runs (evaluator ``probconserv``; GPME problems select it).
+
+For the run's test parameter θ (``problem.param``) it draws ``functions`` test functions with
+random contexts (fixed seed), predicts on a uniform (nt, nx) grid and applies each variant:
+
+* ``ANP`` (or ``SoftC`` when the run trained with a residual penalty): the raw prediction,
+* ``HardC``: orthogonal projection of the mean onto G u = b (variance unchanged),
+* ``ProbConserv``: the update (Hansen et al. Eq. 6) with the model's σ_G.
+
+Metrics per variant (means over test functions): ``mse`` of the mean against the exact
+solution, ``conservation_error`` max_t |G μ − b| (its maximum over functions for the bars),
+``log_likelihood`` mean pointwise log N(u | μ, σ²), ``front_error`` |x_f(μ) − x_f(u)| at
+``problem.t_of_interest`` (PME, Stefan: the front located by the crossing of
+``problem.front_level``, the same estimator on the exact solution), and the consistency of the
+discretised law itself, max_t |G u_exact − b| (quadrature error of the grid).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sciflow.evaluation.report import register_evaluator
+from sciflow.models.conservation_update import gaussian_log_likelihood
+from sciflow.models.probconserv import apply_update
+
+
+def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
+    """First x where ``profile`` (nx,) drops below ``level``, linearly interpolated (x[-1] if never)."""
+    below = np.nonzero(profile < level)[0]
+    if below.size == 0:
+        return float(x[-1])
+    i = int(below[0])
+    if i == 0:
+        return float(x[0])
+    f0, f1 = profile[i - 1] - level, profile[i] - level
+    return float(x[i - 1] + (x[i] - x[i - 1]) * f0 / (f0 - f1))
+
+
+def variants_for(model, softc: bool = False) -> dict:
+    """{label: (update, σ_G)} evaluated for a ProbConserv-ANP model."""
+    return {("SoftC" if softc else "ANP"): ("none", 0.0), "HardC": ("hardc", 0.0),
+            "ProbConserv": ("probconserv", float(getattr(model, "sigma_g", 0.0)))}
+
+
+@torch.no_grad()
+def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101, 101), samples: int = 32,
+                  seed: int = 2023, theta: float | None = None, keep: int = 1) -> tuple[dict, dict]:
+    """Metrics {variant: {metric: value}} and arrays for figures (the first ``keep`` functions)."""
+    theta = problem.param if theta is None else float(theta)
+    g = problem.grid(*grid)
+    G, b = problem.constraints(g, theta)
+    gen = torch.Generator().manual_seed(seed)
+    data = problem.draw_functions(functions, generator=gen, theta=torch.full((functions,), theta), grid=g)
+    anp = getattr(model, "anp", model)
+    p = next(anp.parameters())
+    nt, nx = g.shape
+    it = int(torch.argmin((g.t - problem.t_of_interest).abs()))
+    level = problem.front_level
+    acc = {k: {"mse": [], "conservation_error": [], "log_likelihood": [], "front_error": []} for k in variants}
+    arrays = {"t": g.t.numpy(), "x": g.x.numpy(), "b": b.numpy(), "it": it, "theta": theta, "functions": []}
+    update_seconds = {k: 0.0 for k in variants}
+    truth_cons = []
+    for i in range(functions):
+        zgen = torch.Generator().manual_seed(seed + 1 + i)
+        mean, var = anp.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
+                                g.points[None].to(p.dtype), samples, zgen)
+        mean, var = mean[0, :, 0].double(), var[0, :, 0].double()
+        y = data["yt"][i, :, 0]
+        truth_cons.append(float((G @ y - b).abs().max()))
+        fn_arrays = {"exact": y.reshape(nt, nx).numpy(), "xc": data["xc"][i].numpy()}
+        for label, (update, sigma_g) in variants.items():
+            t0 = time.perf_counter()
+            mu, v = apply_update(mean, var, G, b, update, sigma_g)
+            update_seconds[label] += time.perf_counter() - t0
+            a = acc[label]
+            a["mse"].append(float(((mu - y) ** 2).mean()))
+            a["conservation_error"].append(float((G @ mu - b).abs().max()))
+            a["log_likelihood"].append(float(gaussian_log_likelihood(y, mu, v)))
+            if level is not None:
+                xs = g.x.numpy()
+                a["front_error"].append(abs(front_position(mu.reshape(nt, nx)[it].numpy(), xs, level)
+                                            - front_position(fn_arrays["exact"][it], xs, level)))
+            fn_arrays[label] = (mu.reshape(nt, nx).numpy(), v.reshape(nt, nx).numpy())
+        if i < keep:
+            arrays["functions"].append(fn_arrays)
+    metrics = {}
+    for label, a in acc.items():
+        m = {"mse": float(np.mean(a["mse"])), "conservation_error": float(np.mean(a["conservation_error"])),
+             "conservation_error_max": float(np.max(a["conservation_error"])),
+             "log_likelihood": float(np.mean(a["log_likelihood"])),
+             "update_seconds": update_seconds[label] / functions}
+        if a["front_error"]:
+            m["front_error"] = float(np.mean(a["front_error"]))
+        metrics[label] = m
+    metrics["exact_quadrature_error"] = float(np.max(truth_cons))
+    return metrics, arrays
+
+
+def profile_figure(arrays: dict, path, title: str = "") -> Path:
+    """u(x) at t_of_interest for each variant (mean ± 2σ) against the exact solution, one function."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fn = arrays["functions"][0]
+    it, x = arrays["it"], arrays["x"]
+    labels = [k for k in fn if k not in ("exact", "xc")]
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.4), sharey=True, squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        mu, v = fn[label]
+        sd = np.sqrt(v[it])
+        ax.fill_between(x, mu[it] - 2 * sd, mu[it] + 2 * sd, color="C0", alpha=0.25, label="±2σ")
+        ax.plot(x, mu[it], "C0-", label="mean")
+        ax.plot(x, fn["exact"][it], "k--", lw=1, label="exact")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("x")
+    axes[0][0].set_ylabel(f"u(x, t={arrays['t'][it]:.3g})")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def mass_figure(arrays: dict, G_weights_x: np.ndarray, path, title: str = "") -> Path:
+    """Total mass ∫ μ dx (trapezoid) against t for each variant, with the exact U(t)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fn = arrays["functions"][0]
+    fig, (a, c) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(arrays["t"], arrays["b"], "k-", lw=2, label="exact U(t)")
+    for label, val in fn.items():
+        if label in ("exact", "xc"):
+            continue
+        mass = val[0] @ G_weights_x
+        a.plot(arrays["t"], mass, "--", label=label)
+        c.semilogy(arrays["t"], np.abs(mass - arrays["b"]) + 1e-18, label=label)
+    a.set_xlabel("t"), a.set_ylabel("∫ u dx"), a.legend(fontsize=8)
+    c.set_xlabel("t"), c.set_ylabel("|G μ − b|"), c.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+@register_evaluator("probconserv")
+def evaluate_probconserv(run, out: Path, progress: bool = True):
+    from sciflow.problems.porous_medium import trapezoid_weights
+
+    ev = run.spec.evaluation
+    problem, model = run.problem, run.model
+    softc = float(run.spec.section("objective").get("residual_weight", 0.0) or 0.0) > 0
+    variants = variants_for(model, softc)
+    grid = tuple(ev.get("grid", (101, 101)))
+    metrics, arrays = evaluate_gpme(model, problem, variants, int(ev.get("functions", 20)), grid,
+                                    int(ev.get("samples", getattr(model, "samples", 32))), int(ev.get("seed", 2023)))
+    flat = {"exact_quadrature_error": metrics.pop("exact_quadrature_error"), "test_parameter": problem.param,
+            "grid": f"{grid[0]}x{grid[1]}"}
+    for label, m in metrics.items():
+        for k, v in m.items():
+            flat[f"{label}/{k}"] = v
+    title = f"{problem.name}, {problem.param_name} = {problem.param:g}"
+    w = trapezoid_weights(torch.as_tensor(arrays["x"], dtype=torch.float64)).numpy()
+    figs = {"Solution profile with uncertainty (mean ± 2σ)": profile_figure(arrays, out / "profile.png", title),
+            "Total mass and conservation error": mass_figure(arrays, w, out / "mass.png", title)}
+    return flat, figs

@@ -1,0 +1,228 @@
+"""ProbConserv (Hansen et al., ICML 2023): probabilistic predictions that conserve exactly.
+
+Two pieces:
+
+* ``ProbConservANP`` (registered ``probconserv``): the attentive neural process of
+  :mod:`sciflow.models.anp` on a problem's (t, x) inputs, trained by the ``likelihood``
+  objective (ELBO; with ``residual_weight`` > 0 it is the SoftC-ANP baseline). At inference the
+  chosen ``update`` is applied to its sample-averaged prediction:
+  ``probconserv`` (Eq. 6 with ``sigma_g``), ``hardc`` (orthogonal projection) or ``none``.
+* ``ProbConserv(model, problem)``: the same update as a wrapper around *any* model that gives a
+  mean and a variance (``predict_distribution(x) -> (mean, var)``, optionally with a covariance
+  factor) or a deep ensemble (a sequence of models with ``predict(x)``), using the linear
+  constraints (G, b) its problem declares through ``Problem.constraints(grid)`` (or given
+  explicitly). Vectors are the model output (N, C) flattened point-major (index n·C + c).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from sciflow.errors import SciflowError
+from sciflow.models.anp import AttentiveNeuralProcess
+from sciflow.models.conservation_update import conservation_update, hard_projection
+from sciflow.models.registry import register_model
+
+UPDATES = ("probconserv", "hardc", "none")
+
+
+@dataclass
+class Prediction:
+    """A (possibly constrained) prediction: mean, var (N, C); ``raw_*`` before the update."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    raw_mean: torch.Tensor
+    raw_var: torch.Tensor
+
+
+def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 0.0, factor=None):
+    """Apply ``update`` to flat (..., N) mean/var (float64): returns (mean, var)."""
+    if update not in UPDATES:
+        raise SciflowError(f"update: '{update}' is not one of {UPDATES}")
+    mean, var = mean.double(), var.double()
+    if update == "none":
+        return mean, var
+    if update == "hardc":
+        return hard_projection(mean, G, b), var
+    post = conservation_update(mean, var, G, b, sigma_g, factor=factor)
+    return post.mean, post.var
+
+
+@register_model("probconserv")
+class ProbConservANP(nn.Module):
+    """ANP on a GPME-type problem (inputs (t, x), one field) + the conservation update at inference.
+
+    Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``min_std`` (ANP);
+    ``update`` (probconserv | hardc | none), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
+    averaged at inference).
+    """
+
+    def __init__(self, problem, hidden: int = 64, heads: int = 4, self_attention_layers: int = 2,
+                 min_std: float = 0.01, update: str = "probconserv", sigma_g: float = 0.0, samples: int = 32):
+        super().__init__()
+        if update not in UPDATES:
+            raise SciflowError(f"model.update: '{update}' is not one of {UPDATES}")
+        if sigma_g < 0:
+            raise SciflowError(f"model.sigma_g must be ≥ 0, got {sigma_g}")
+        if hidden % heads:
+            raise SciflowError(f"model.hidden ({hidden}) must be a multiple of model.heads ({heads})")
+        self.problem = problem
+        self.update, self.sigma_g, self.samples = update, float(sigma_g), int(samples)
+        lo = [problem.t_range[0], problem.x_range[0]]
+        hi = [problem.t_range[1], problem.x_range[1]]
+        self.anp = AttentiveNeuralProcess(len(problem.inputs), len(problem.fields), hidden, heads,
+                                          self_attention_layers, min_std, lo, hi)
+
+    def forward(self, xc, yc, xt, yt=None, generator=None):
+        """ANP training pass → (mean, std (B, Nt, C), kl (B,))."""
+        return self.anp(xc, yc, xt, yt, generator)
+
+    def condition(self, xc, yc, generator=None) -> "ConditionedANP":
+        """A predictor for one function observed at xc (Nc, D), yc (Nc, C)."""
+        return ConditionedANP(self.anp, xc, yc, self.samples, generator)
+
+    @torch.no_grad()
+    def predict_constrained(self, xc, yc, grid, theta: float | None = None, update: str | None = None,
+                            sigma_g: float | None = None, generator=None) -> Prediction:
+        """Prediction for one function at ``grid.points`` (N, D) with the update applied, float64 (N, 1)."""
+        G, b = self.problem.constraints(grid, theta)
+        return ProbConserv(self.condition(xc, yc, generator), self.problem, self.sigma_g if sigma_g is None else sigma_g,
+                           update or self.update, constraints=lambda _: (G, b)).predict(grid)
+
+
+class ConditionedANP:
+    """An ANP conditioned on one function's contexts: ``predict_distribution(x (N, D)) -> (mean, var) (N, C)``."""
+
+    def __init__(self, anp: AttentiveNeuralProcess, xc, yc, samples: int = 32, generator=None):
+        self.anp, self.samples, self.generator = anp, samples, generator
+        p = next(anp.parameters())
+        self.xc = torch.as_tensor(xc).to(p.device, p.dtype)[None]
+        self.yc = torch.as_tensor(yc).to(p.device, p.dtype)[None]
+
+    @torch.no_grad()
+    def predict_distribution(self, x):
+        p = next(self.anp.parameters())
+        mean, var = self.anp.predict(self.xc, self.yc, torch.as_tensor(x).to(p.device, p.dtype)[None],
+                                     self.samples, self.generator)
+        return mean[0], var[0]
+
+
+class ProbConserv:
+    """Make any probabilistic model's prediction satisfy its problem's linear conservation laws.
+
+    ``model``: an object with ``predict_distribution(x) -> (mean, var)`` or ``(mean, var, factor)``
+    [(N, C), (N, C), (N·C, R)], or a sequence of models with ``predict(x) -> (N, C)`` (a deep
+    ensemble: mean of the members, covariance diag(member variances or ``jitter``) + L Lᵀ with
+    L = deviations/√(K−1), so corrections spread along the ensemble's correlations).
+    ``constraints``: ``grid -> (G (M, N·C), b (M,))``; default ``problem.constraints``.
+    ``update``: probconserv (Eq. 6 with ``sigma_g``), hardc or none.
+    """
+
+    def __init__(self, model, problem, sigma_g: float = 0.0, update: str = "probconserv",
+                 constraints: Callable | None = None, jitter: float = 1e-10):
+        if update not in UPDATES:
+            raise SciflowError(f"ProbConserv: update '{update}' is not one of {UPDATES}")
+        self.model, self.problem = model, problem
+        self.sigma_g, self.update, self.jitter = float(sigma_g), update, float(jitter)
+        self._constraints = constraints or problem.constraints
+
+    def distribution(self, x: torch.Tensor):
+        """(mean (N, C), var (N, C), factor (N·C, R) or None) of the wrapped model, float64."""
+        if hasattr(self.model, "predict_distribution"):
+            out = self.model.predict_distribution(_input_for(self.model, x))
+            mean, var = out[0].double(), out[1].double()
+            return mean, var, (out[2].double() if len(out) > 2 and out[2] is not None else None)
+        if isinstance(self.model, (Sequence, nn.ModuleList)):
+            return ensemble_distribution(self.model, x, self.jitter)
+        raise SciflowError(f"ProbConserv: {type(self.model).__name__} gives no mean and variance "
+                           "(predict_distribution) and is not an ensemble (a sequence of models)")
+
+    def predict(self, grid) -> Prediction:
+        """Constrained prediction at ``grid.points`` (or at ``grid`` itself when it is a tensor)."""
+        x = grid.points if hasattr(grid, "points") else grid
+        mean, var, factor = self.distribution(x)
+        G, b = self._constraints(grid)
+        n, c = mean.shape
+        m2, v2 = apply_update(mean.reshape(-1), var.reshape(-1), G.double(), torch.as_tensor(b).double(),
+                              self.update, self.sigma_g, factor)
+        return Prediction(m2.reshape(n, c), v2.reshape(n, c), mean, var)
+
+
+def _input_for(model, x):
+    """x cast to the dtype/device of a torch model's parameters (unchanged for other models)."""
+    if isinstance(model, nn.Module):
+        p = next(model.parameters(), None)
+        if p is not None:
+            return x.to(p.device, p.dtype)
+    return x
+
+
+def ensemble_distribution(models, x, jitter: float = 1e-10):
+    """Deep-ensemble moments at x (N, D): mean (N, C), diag var (N, C), factor (N·C, K) float64.
+
+    Σ = diag(mean member variance + jitter) + L Lᵀ, L = (f_k − mean)/√(K − 1) flattened point-major.
+    """
+    outs, vars_ = [], []
+    for m in models:
+        if hasattr(m, "predict_distribution"):
+            mu, v = m.predict_distribution(_input_for(m, x))[:2]
+            outs.append(mu.double().cpu())
+            vars_.append(v.double().cpu())
+        else:
+            outs.append(m.predict(_input_for(m, x)).double().cpu())
+    k = len(outs)
+    if k < 2:
+        raise SciflowError("ProbConserv: an ensemble needs at least two members")
+    f = torch.stack(outs)  # (K, N, C)
+    mean = f.mean(0)
+    diag = torch.stack(vars_).mean(0) if vars_ else torch.zeros_like(mean)
+    factor = ((f - mean) / math.sqrt(k - 1)).reshape(k, -1).T
+    return mean, diag + jitter, factor
+
+
+@dataclass
+class SectionGrid:
+    """Points on vertical cross-sections x = xs_j of a 2D domain: points (J·ny, 2), quadrature w (ny,)."""
+
+    xs: torch.Tensor
+    y: torch.Tensor
+    w: torch.Tensor
+
+    @property
+    def points(self) -> torch.Tensor:
+        xx, yy = torch.meshgrid(self.xs, self.y, indexing="ij")
+        return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+
+
+def channel_sections(xs, ny: int = 33, y0: float = 0.0, y1: float = 1.0) -> SectionGrid:
+    """Cross-sections x ∈ xs of the channel y ∈ [y0, y1] with ny Gauss–Legendre nodes each."""
+    import numpy as np
+
+    g, w = np.polynomial.legendre.leggauss(ny)
+    y = torch.tensor(y0 + (g + 1) * (y1 - y0) / 2, dtype=torch.float64)
+    return SectionGrid(torch.as_tensor(xs, dtype=torch.float64), y, torch.tensor(w * (y1 - y0) / 2, dtype=torch.float64))
+
+
+def flow_rate_constraints(flow_rate: float, n_fields: int = 3, component: int = 0):
+    """Constraint builder ``grid -> (G, b)``: ∫ u dy = ``flow_rate`` on every section of a SectionGrid.
+
+    For incompressible flow between walls, continuity makes the volume flux Q = ∫ u dy the same
+    through every cross-section (plane Poiseuille flow u = 4y(1−y): Q = 2/3). G acts on the
+    (N, n_fields) output flattened point-major; only the ``component`` (u) entries are weighted.
+    """
+
+    def build(grid: SectionGrid):
+        J, ny = grid.xs.numel(), grid.y.numel()
+        G = torch.zeros(J, J * ny * n_fields, dtype=torch.float64)
+        for j in range(J):
+            idx = (j * ny + torch.arange(ny)) * n_fields + component
+            G[j, idx] = grid.w
+        return G, torch.full((J,), float(flow_rate), dtype=torch.float64)
+
+    return build

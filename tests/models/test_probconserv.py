@@ -1,0 +1,182 @@
+"""ProbConserv: the conservation update (Eq. 6), HardC, the ANP + likelihood objective, the wrapper."""
+
+import csv
+
+import pytest
+import torch
+
+from sciflow.models.conservation_update import conservation_update, gaussian_log_likelihood, hard_projection
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small networks and a shared 2-core machine: one torch thread avoids oversubscription."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _random_case(n=40, m=5, rank=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    G = torch.rand(m, n, generator=g, dtype=torch.float64)
+    var = 0.05 + torch.rand(n, generator=g, dtype=torch.float64)
+    L = torch.randn(n, rank, generator=g, dtype=torch.float64) * 0.5
+    mu = torch.randn(n, generator=g, dtype=torch.float64)
+    b = torch.randn(m, generator=g, dtype=torch.float64)
+    return G, var, L, mu, b
+
+
+def test_update_with_zero_sigma_conserves_to_round_off_and_removes_constrained_variance():
+    G, var, L, mu, b = _random_case()
+    post = conservation_update(mu, var, G, b, 0.0, factor=L, full_cov=True)
+    assert (G @ post.mean - b).abs().max() <= 1e-12
+    prior = torch.diag(var) + L @ L.T
+    # G Σ̃ = 0 (relative to the size of G Σ), Σ̃ symmetric positive semi-definite, diag matches var
+    assert (G @ post.cov).abs().max() <= 1e-12 * (G @ prior).abs().max()
+    assert torch.allclose(post.cov, post.cov.T, atol=1e-13)
+    assert torch.linalg.eigvalsh(0.5 * (post.cov + post.cov.T)).min() > -1e-12
+    assert torch.allclose(post.var, torch.diagonal(post.cov), atol=1e-13)
+    # Eq. (6) evaluated densely, independently of the factored implementation
+    K = prior @ G.T
+    dense_mean = mu - K @ torch.linalg.solve(G @ K, G @ mu - b)
+    assert torch.allclose(post.mean, dense_mean, atol=1e-11)
+    # batched: several predictions with one G
+    mus = torch.stack([mu, 2 * mu])
+    bat = conservation_update(mus, torch.stack([var, var]), G, b)
+    assert (bat.mean @ G.T - b).abs().max() <= 1e-12
+
+
+def test_update_with_positive_sigma_is_between_prior_and_exact():
+    G, var, L, mu, b = _random_case(seed=1)
+    r0 = (G @ mu - b).norm()
+    prev = r0
+    for s in (10.0, 1.0, 0.1, 1e-3):
+        r = (G @ conservation_update(mu, var, G, b, s, factor=L).mean - b).norm()
+        assert r < prev  # shrinking σ_G tightens the constraint monotonically
+        prev = r
+    assert prev < 1e-4 * r0
+
+
+def test_hardc_is_the_orthogonal_projection():
+    G, _, _, mu, b = _random_case(seed=2)
+    p = hard_projection(mu, G, b)
+    assert (G @ p - b).abs().max() <= 1e-12
+    assert torch.allclose(hard_projection(p, G, b), p, atol=1e-13)  # idempotent
+    # μ − Pμ lies in the row space of G (orthogonal to the constraint set's directions)
+    lam = torch.linalg.lstsq(G.T, mu - p).solution
+    assert torch.allclose(G.T @ lam, mu - p, atol=1e-12)
+    # the closest conservative vector: any other v with G v = b is farther from μ
+    g = torch.Generator().manual_seed(3)
+    Q, _ = torch.linalg.qr(G.T, mode="complete")
+    null = Q[:, G.shape[0]:]  # basis of null(G)
+    for _ in range(20):
+        v = p + null @ torch.randn(null.shape[1], generator=g, dtype=torch.float64)
+        assert (G @ v - b).abs().max() < 1e-12
+        assert (v - mu).norm() > (p - mu).norm()
+
+
+def test_update_reduces_error_for_a_calibrated_gaussian():
+    """Truth u ~ N(μ, Σ) and b = G u: the update is E[u | G u = b]; its MSE is tr Σ̃/N < tr Σ/N."""
+    n, m, draws = 60, 6, 400
+    g = torch.Generator().manual_seed(4)
+    x = torch.linspace(0, 1, n, dtype=torch.float64)
+    cov = torch.exp(-((x[:, None] - x[None]) ** 2) / (2 * 0.1 ** 2)) + 1e-3 * torch.eye(n, dtype=torch.float64)
+    L = torch.linalg.cholesky(cov)
+    G = torch.kron(torch.eye(m, dtype=torch.float64), torch.full((1, n // m), 1.0 / (n // m), dtype=torch.float64))
+    mu = torch.sin(4 * x)
+    u = mu + (L @ torch.randn(n, draws, generator=g, dtype=torch.float64)).T  # (draws, n)
+    b = u @ G.T
+    post = conservation_update(mu.expand(draws, n), torch.zeros(draws, n, dtype=torch.float64), G, b,
+                               factor=L.expand(draws, n, n))
+    mse_prior = ((mu - u) ** 2).mean()
+    mse_post = ((post.mean - u) ** 2).mean()
+    assert mse_post < 0.8 * mse_prior
+    assert abs(float(mse_post) - float(post.var[0].mean())) < 0.15 * float(post.var[0].mean())  # calibrated
+    ll_prior = gaussian_log_likelihood(u, mu.expand(draws, n), torch.diagonal(cov).expand(draws, n)).mean()
+    assert gaussian_log_likelihood(u, post.mean, post.var).mean() > ll_prior
+
+
+def _tiny_spec(problem, steps, **objective):
+    from sciflow.spec import spec_from_dict
+
+    return spec_from_dict({
+        "name": "tiny_anp", "seed": 0, "dtype": "float32", "problem": problem,
+        "model": {"name": "probconserv", "hidden": 16, "heads": 2, "self_attention_layers": 1, "samples": 4},
+        "objective": {"name": "likelihood", "batch_size": 4, "targets_t": 5, "targets_x": 5,
+                      "validation_functions": 2, "validation_grid": 6, **objective},
+        "training": {"phases": [{"optimizer": "adam", "steps": steps, "lr": 1e-3}], "log_every": 1,
+                     "checkpoint_every": 2, "validate_every": 3, "tensorboard": False},
+        "evaluation": {"grid": [11, 21], "functions": 2, "samples": 4}})
+
+
+def _losses(run):
+    with open(run / "metrics.csv") as f:
+        return [(r["step"], r["loss"]) for r in csv.DictReader(f) if r["loss"] not in ("", "nan")]
+
+
+def test_likelihood_training_resumes_bit_for_bit_and_evaluates(tmp_path):
+    """A fixed training set + SoftC residual run, stopped and resumed, reproduces every loss."""
+    from sciflow.api import evaluate, train
+
+    spec = _tiny_spec({"name": "gpme_stefan"}, 4, functions=8, residual_weight=0.5, residual_functions=2)
+    full = train(spec, out=tmp_path / "full", progress=False)
+    part = train(spec, out=tmp_path / "part", progress=False, stop_after=2)
+    train(spec, out=part, resume=True, progress=False)
+    assert _losses(full) == _losses(part) and len(_losses(full)) == 4
+    metrics = evaluate(full, progress=False)
+    assert metrics["ProbConserv/conservation_error_max"] <= 1e-12
+    assert metrics["HardC/conservation_error_max"] <= 1e-12
+    assert metrics["SoftC/conservation_error_max"] > 1e-6
+    assert (full / "evaluation" / "profile.png").exists()
+
+
+def test_anp_prediction_made_conservative_on_each_gpme_problem():
+    from sciflow.models.probconserv import ProbConservANP
+    from sciflow.problems.base import build_problem
+
+    for name in ("gpme_heat", "gpme_pme", "gpme_stefan"):
+        p = build_problem({"name": name})
+        torch.manual_seed(0)
+        model = ProbConservANP(p, hidden=16, heads=2, self_attention_layers=1, samples=4).eval()
+        grid = p.grid(11, 21)
+        G, b = p.constraints(grid)
+        d = p.draw_functions(1, generator=torch.Generator().manual_seed(0), theta=torch.tensor([p.param]), grid=grid)
+        for update in ("probconserv", "hardc"):
+            pred = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update=update)
+            assert (G @ pred.mean[:, 0] - b).abs().max() <= 1e-12
+            assert (G @ pred.raw_mean[:, 0] - b).abs().max() > 1e-6  # the raw ANP does not conserve
+        pc = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update="probconserv")
+        assert (pc.var <= pc.raw_var + 1e-15).all()  # conditioning never adds variance
+
+
+def test_wrapper_makes_a_pinn_ensemble_carry_the_channel_flow_rate():
+    """Deep ensemble of small hard-BC PINNs for plane Poiseuille flow, made to carry Q = ∫u dy = 2/3."""
+    from sciflow.models.pinn import PINN
+    from sciflow.models.probconserv import ProbConserv, channel_sections, flow_rate_constraints
+    from sciflow.problems.base import build_problem
+
+    problem = build_problem({"name": "poiseuille", "Re": 100})
+    x = problem.sample("interior", 128, torch.Generator().manual_seed(0)).float()
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = PINN(problem, width=16, depth=2)
+        opt = torch.optim.Adam(net.parameters(), 3e-3)
+        ans = net.make_ansatz(x)
+        for _ in range(30):
+            opt.zero_grad()
+            loss = sum((r ** 2).mean() for r in problem.residual(x, net(x, ans)).values())
+            loss.backward()
+            opt.step()
+        members.append(net)
+    grid = channel_sections([0.5, 1.0, 1.5, 2.0], ny=24)
+    constraint = flow_rate_constraints(2.0 / 3.0)
+    G, b = constraint(grid)
+    exact = problem.exact(grid.points)
+    assert (G @ exact.reshape(-1) - b).abs().max() < 1e-14  # Gauss–Legendre integrates the parabola exactly
+    pred = ProbConserv(members, problem, constraints=constraint).predict(grid)
+    assert (G @ pred.raw_mean.reshape(-1) - b).abs().max() > 1e-4  # the ensemble leaks flow rate
+    assert (G @ pred.mean.reshape(-1) - b).abs().max() <= 1e-12
+    hard = ProbConserv(members, problem, update="hardc", constraints=constraint).predict(grid)
+    assert (G @ hard.mean.reshape(-1) - b).abs().max() <= 1e-12
