@@ -16,7 +16,7 @@ def field_comparison(x, y, pred: dict, ref: dict, path, title: str = "") -> Path
     names = list(pred)
     fig, axes = plt.subplots(len(names), 3, figsize=(11, 3.2 * len(names)), squeeze=False)
     for i, k in enumerate(names):
-        lo, hi = np.nanmin(ref[k]), np.nanmax(ref[k])
+        lo, hi = np.nanpercentile(ref[k], [0.5, 99.5])  # robust to singular corner values
         for j, (data, label) in enumerate(((pred[k], "prediction"), (ref[k], "reference"), (pred[k] - ref[k], "error"))):
             ax = axes[i, j]
             kw = {"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else {"cmap": "magma"}

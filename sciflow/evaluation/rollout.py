@@ -1,0 +1,178 @@
+"""Evaluator ``rollout``: autoregressive forecasts of an operator model on the TEST split.
+
+From the first ``t_in`` frames of every test trajectory the model forecasts the rest of the
+trajectory (``T + 1 − t_in`` frames).  Metrics (physical units, vorticity ω):
+
+* ``test_rel_l2``: mean over samples of ‖ω̂ − ω‖₂/‖ω‖₂ over the first ``horizon`` forecast frames
+  (the FNO/DyMixOp benchmark number: 10 frames in → 10 out);
+* ``rel_l2_vs_time``, ``nrmse_vs_time``: per-frame errors (mean over samples), nRMSE =
+  RMSE / std(ω) of that frame;
+* ``spectrum_error``: mean over shells 1 ≤ |k| < n/3 of |log10 E_pred(k) / E_true(k)| at the last
+  horizon frame, where E(k) = Σ_{shell} |ω̂_k|² / (2|2πk|²) is the kinetic-energy spectrum
+  (|û|² = |ω̂|²/|2πk|² for a periodic incompressible field);
+* ``decorrelation_time``: first forecast time at which the sample-mean Pearson correlation of
+  ω̂ and ω falls below ``evaluation.correlation_threshold`` (0.8); the last time + Δt if never.
+
+The weights are those of ``checkpoints/best.pt`` (selected on the validation split) when it
+exists, else ``last.pt``.  Figures: prediction | truth | error through time, spectra, error curves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sciflow.evaluation.report import register_evaluator
+
+
+def energy_spectrum(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shell-summed kinetic-energy spectrum of vorticity w (..., n, n) on [0,1)²: (k (K,), E (..., K)).
+
+    Shells are integer |k| rounded; k = 1 … n/2 − 1.  Σ_k E(k) = ½⟨|u|²⟩ for the retained shells.
+    """
+    n = w.shape[-1]
+    wf = np.fft.fft2(w, axes=(-2, -1)) / (n * n)
+    k1 = np.fft.fftfreq(n, 1.0 / n)
+    kx, ky = np.meshgrid(k1, k1, indexing="ij")
+    kmag = np.sqrt(kx ** 2 + ky ** 2)
+    k2 = (2 * np.pi) ** 2 * np.where(kmag > 0, kmag ** 2, 1.0)
+    dens = 0.5 * np.abs(wf) ** 2 / k2
+    shells = np.rint(kmag).astype(int)
+    ks = np.arange(1, n // 2)
+    e = np.stack([dens[..., shells == k].sum(-1) for k in ks], axis=-1)
+    return ks, e
+
+
+def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, horizon: int,
+                    threshold: float = 0.8) -> dict:
+    """Metrics of forecasts pred, truth (S, F, n, n) at forecast times (F,) (see the module docstring)."""
+    s = pred.shape[0]
+    d = (pred - truth).reshape(s, pred.shape[1], -1)
+    t = truth.reshape(s, pred.shape[1], -1)
+    rel_frame = np.linalg.norm(d, axis=-1) / np.linalg.norm(t, axis=-1)  # (S, F)
+    nrmse = np.sqrt((d ** 2).mean(-1)) / t.std(-1)
+    h = min(horizon, pred.shape[1])
+    rel_h = np.linalg.norm(d[:, :h].reshape(s, -1), axis=-1) / np.linalg.norm(t[:, :h].reshape(s, -1), axis=-1)
+    p = pred.reshape(s, pred.shape[1], -1)
+    pc, tc = p - p.mean(-1, keepdims=True), t - t.mean(-1, keepdims=True)
+    corr = ((pc * tc).sum(-1) / np.sqrt((pc ** 2).sum(-1) * (tc ** 2).sum(-1))).mean(0)  # (F,)
+    below = np.flatnonzero(corr < threshold)
+    dt = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    decor = float(times[below[0]]) if below.size else float(times[-1] + dt)
+    ks, e_pred = energy_spectrum(pred[:, h - 1])
+    _, e_true = energy_spectrum(truth[:, h - 1])
+    keep = ks < pred.shape[-1] / 3
+    ep, et = e_pred.mean(0)[keep], e_true.mean(0)[keep]
+    spec_err = float(np.mean(np.abs(np.log10(np.maximum(ep, 1e-300) / np.maximum(et, 1e-300)))))
+    return {"test_rel_l2": float(rel_h.mean()), "test_rel_l2_std": float(rel_h.std()),
+            "rel_l2_vs_time": rel_frame.mean(0).tolist(), "nrmse_vs_time": nrmse.mean(0).tolist(),
+            "correlation_vs_time": corr.tolist(), "forecast_times": [float(x) for x in times],
+            "decorrelation_time": decor, "correlation_threshold": float(threshold),
+            "spectrum_error": spec_err, "final_rel_l2": float(rel_frame.mean(0)[-1]),
+            "spectrum_k": ks[keep].tolist(), "spectrum_pred": ep.tolist(), "spectrum_true": et.tolist()}
+
+
+def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forecasts on the test split: (pred, truth) (S, F, n, n) in physical units and times (F,)."""
+    from sciflow.training.operator_objectives import rollout
+
+    problem = run.problem
+    ds = problem.reference(progress=False)
+    n_frames = ds.sizes["t"]
+    frames = n_frames - problem.t_in
+    test = problem.dataset("test", t_out=frames, stride=None)
+    model = run.model
+    param = next(model.parameters())
+    preds, truths = [], []
+    with torch.no_grad():
+        for lo in range(0, len(test), batch):
+            items = [test[i] for i in range(lo, min(lo + batch, len(test)))]
+            x = torch.stack([a for a, _ in items]).to(param.device, param.dtype)
+            y = torch.stack([b for _, b in items])
+            p = rollout(model, x, frames)
+            preds.append(test.denormalise(p.float().cpu()).double().numpy())
+            truths.append(test.denormalise(y).double().numpy())
+    times = np.asarray(ds["t"].values)[problem.t_in:]
+    return np.concatenate(preds), np.concatenate(truths), times
+
+
+@register_evaluator("rollout")
+def evaluate_rollout(run, out: Path, progress: bool = True):
+    from sciflow.models.baselines import real_parameter_count
+    from sciflow.training.checkpoint import load_checkpoint
+
+    best = Path(run.path) / "checkpoints" / "best.pt"
+    selected = "last.pt"
+    if best.exists():
+        run.model.load_state_dict(load_checkpoint(best, map_location="cpu")["model"])
+        selected = "best.pt"
+    run.model.eval()
+    cfg = dict(run.spec.evaluation or {})
+    pred, truth, times = forecast_test(run, int(cfg.get("batch", 16)))
+    metrics = rollout_metrics(pred, truth, times, run.problem.horizon, float(cfg.get("correlation_threshold", 0.8)))
+    metrics.update(checkpoint=selected, test_samples=int(pred.shape[0]),
+                   parameters=real_parameter_count(run.model))
+    figs = {
+        "Vorticity: prediction | truth | error through time": _fields_figure(pred[0], truth[0], times, out / "rollout_fields.png"),
+        "Error and correlation vs forecast time": _error_figure(metrics, out / "rollout_error.png"),
+        "Kinetic-energy spectra at the last horizon frame": _spectra_figure(metrics, out / "spectra.png"),
+    }
+    return metrics, figs
+
+
+def _fields_figure(pred, truth, times, path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = np.unique(np.linspace(0, len(times) - 1, min(4, len(times))).round().astype(int))
+    fig, axes = plt.subplots(3, len(cols), figsize=(3 * len(cols), 8.4), squeeze=False)
+    lim = np.abs(truth).max()
+    for j, f in enumerate(cols):
+        for i, (data, label) in enumerate(((pred[f], "prediction"), (truth[f], "truth"), (pred[f] - truth[f], "error"))):
+            ax = axes[i, j]
+            im = ax.imshow(data.T, origin="lower", extent=(0, 1, 0, 1), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_title(f"{label}, t = {times[f]:g}", fontsize=9)
+            ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(im, ax=axes[:, j].tolist(), shrink=0.6)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _error_figure(m, path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    t = m["forecast_times"]
+    ax.plot(t, m["rel_l2_vs_time"], "o-", label="relative L2")
+    ax.plot(t, m["nrmse_vs_time"], "s--", label="nRMSE")
+    ax.plot(t, m["correlation_vs_time"], "^-", label="correlation")
+    ax.axhline(m["correlation_threshold"], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("t"), ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _spectra_figure(m, path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.loglog(m["spectrum_k"], m["spectrum_true"], "k-", label="CFD (truth)")
+    ax.loglog(m["spectrum_k"], m["spectrum_pred"], "r--", label="model")
+    ax.set_xlabel("|k|"), ax.set_ylabel("E(k)"), ax.legend(fontsize=8), ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
