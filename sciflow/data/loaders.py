@@ -199,9 +199,9 @@ class TrajectoryWindows(torch.utils.data.Dataset):
         return x
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        s, w = divmod(i, len(self.starts)) if 0 <= i < len(self) else (None, None)
-        if s is None:
+        if not 0 <= i < len(self):
             raise IndexError(i)
+        s, w = divmod(i, len(self.starts))
         start = int(self.starts[w])
         frames = self.data[s, start:start + self.t_in + self.t_out]
         return self._arrange(frames[: self.t_in]), self._arrange(frames[self.t_in:])

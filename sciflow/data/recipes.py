@@ -14,46 +14,28 @@ the returned ``xarray.Dataset`` atomically. The data directory is ``$SCIFLOW_DAT
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
-from typing import Callable
-
 import yaml
 
 from sciflow.errors import SciflowError
+from sciflow.registry import Registry
 
-_RECIPES: dict[str, Callable] = {}
-
-# Modules that register recipes when imported (solvers live in sciflow.cfd).
-_RECIPE_MODULES = (
+RECIPES = Registry("recipe", "recipe", (
     "sciflow.cfd.fem_cases",
     "sciflow.cfd.cylinder",
     "sciflow.cfd.sinusoidal_pipe",
     "sciflow.cfd.spectral2d",
     "sciflow.cfd.channel_dataset",
     "sciflow.cfd.burgers1d",
-)
+))
+_RECIPE_MODULES = RECIPES.modules
 
 
 def register_recipe(name: str):
     """Decorator: ``fn(params: dict, progress: bool) -> xarray.Dataset`` becomes recipe ``name``."""
-
-    def deco(fn):
-        _RECIPES[name] = fn
-        return fn
-
-    return deco
-
-
-def _load_all():
-    for mod in _RECIPE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # a real missing dependency inside an existing module
-                raise
+    return RECIPES.register(name)
 
 
 def data_dir() -> Path:
@@ -84,15 +66,16 @@ def load_recipe(path: str | os.PathLike) -> dict:
 def make_dataset(recipe_path, overrides: dict | None = None, out=None, progress: bool = True) -> Path:
     """Run a recipe and write its dataset; returns the written path."""
     spec = load_recipe(recipe_path)
-    _load_all()
     name = spec["recipe"]
-    if name not in _RECIPES:
-        raise SciflowError(f"{recipe_path}: recipe '{name}' is not registered; known: {sorted(_RECIPES)}")
+    try:
+        recipe = RECIPES.get(name)
+    except SciflowError as exc:
+        raise SciflowError(f"{recipe_path}: {exc}") from None
     params = dict(spec["params"])
     for key, value in (overrides or {}).items():
         params[key] = value
     t0 = time.perf_counter()
-    ds = _RECIPES[name](params, progress=progress)
+    ds = recipe(params, progress=progress)
     ds.attrs.setdefault("wall_time_s", time.perf_counter() - t0)
     from sciflow.data.io import write_dataset
 
@@ -102,7 +85,4 @@ def make_dataset(recipe_path, overrides: dict | None = None, out=None, progress:
 
 def run_recipe(name: str, params: dict, progress: bool = True):
     """Run a registered recipe by name and return the dataset (no file written)."""
-    _load_all()
-    if name not in _RECIPES:
-        raise SciflowError(f"recipe '{name}' is not registered; known: {sorted(_RECIPES)}")
-    return _RECIPES[name](params, progress=progress)
+    return RECIPES.get(name)(params, progress=progress)

@@ -7,25 +7,21 @@ Each evaluator returns (metrics, figures) where figures maps a caption to a PNG 
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from pathlib import Path
 
 from sciflow.data.io import atomic_write_text, json_ready
+from sciflow.registry import Registry
 
-_EVALUATORS = {}
-_EVALUATOR_MODULES = ("sciflow.evaluation.rollout", "sciflow.evaluation.lpinn_eval",
-                      "sciflow.evaluation.probconserv_eval", "sciflow.evaluation.channel_eval",
-                      "sciflow.evaluation.cylinder_eval")
-
-
-def register_evaluator(name: str):
-    def deco(fn):
-        _EVALUATORS[name] = fn
-        return fn
-
-    return deco
+EVALUATORS = Registry("evaluator", "evaluator", (
+    "sciflow.evaluation.rollout",
+    "sciflow.evaluation.lpinn_eval",
+    "sciflow.evaluation.probconserv_eval",
+    "sciflow.evaluation.channel_eval",
+    "sciflow.evaluation.cylinder_eval",
+))
+register_evaluator = EVALUATORS.register
 
 
 @register_evaluator("steady_flow")
@@ -47,17 +43,11 @@ def _steady_flow(run, out: Path, progress=True):
 def evaluate_run(run, progress: bool = True) -> dict:
     from sciflow.evaluation import plots
 
-    for mod in _EVALUATOR_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
     out = Path(run.path) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     kind = getattr(run.problem, "evaluator", "steady_flow")
-    metrics, figs = _EVALUATORS[kind](run, out, progress)
+    metrics, figs = EVALUATORS.get(kind)(run, out, progress)
     history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
     if history is not None:
         figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")

@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 
 from sciflow.errors import SciflowError
+from sciflow.registry import Registry
 
-_MODELS: dict[str, type] = {}
-_MODEL_MODULES = (
+MODELS = Registry("model", "model.name", (
     "sciflow.models.pinn",
     "sciflow.models.lpinn",
     "sciflow.models.ifactformer",
     "sciflow.models.dymixop",
     "sciflow.models.probconserv",
     "sciflow.models.baselines",
-)
-
-
-def register_model(name: str):
-    def deco(cls):
-        _MODELS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return deco
-
-
-def model_class(name: str) -> type:
-    for mod in _MODEL_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-    if name not in _MODELS:
-        raise SciflowError(f"model.name: unknown model '{name}'; known: {sorted(_MODELS)}")
-    return _MODELS[name]
+))
+register_model = MODELS.register
+model_class = MODELS.get
 
 
 def build_model(config: dict, problem):

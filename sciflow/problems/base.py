@@ -24,27 +24,21 @@ from typing import Callable
 import torch
 
 from sciflow.errors import SciflowError
+from sciflow.registry import Registry
 from sciflow.problems.jet import Jet
 
-_PROBLEMS: dict[str, type] = {}
-
-
-def register_problem(name: str):
-    """Class decorator: the spec's ``problem.name`` selects the class, other keys are its kwargs."""
-
-    def deco(cls):
-        _PROBLEMS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return deco
-
-
-def problem_class(name: str) -> type:
-    _import_problem_modules()
-    if name not in _PROBLEMS:
-        raise SciflowError(f"problem.name: unknown problem '{name}'; known: {sorted(_PROBLEMS)}")
-    return _PROBLEMS[name]
+PROBLEMS = Registry("problem", "problem.name", (
+    "sciflow.problems.navier_stokes",
+    "sciflow.problems.convection",
+    "sciflow.problems.porous_medium",
+    "sciflow.problems.periodic2d",
+    "sciflow.problems.channel",
+    "sciflow.problems.cylinder",
+    "sciflow.problems.sinusoidal_pipe",
+    "sciflow.problems.transient",
+))
+register_problem = PROBLEMS.register
+problem_class = PROBLEMS.get
 
 
 def build_problem(config: dict) -> "Problem":
@@ -56,25 +50,6 @@ def build_problem(config: dict) -> "Problem":
         return cls(**config)
     except TypeError as exc:
         raise SciflowError(f"problem ({name}): {exc}") from exc
-
-
-def _import_problem_modules():
-    import importlib
-
-    for mod in (
-        "sciflow.problems.navier_stokes",
-        "sciflow.problems.convection",
-        "sciflow.problems.porous_medium",
-        "sciflow.problems.periodic2d",
-        "sciflow.problems.channel",
-        "sciflow.problems.cylinder",
-        "sciflow.problems.transient",
-    ):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
 
 
 @dataclass(frozen=True)

@@ -14,39 +14,26 @@ collocation points, plus mean squared boundary mismatch when boundary conditions
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 
 from sciflow.errors import SciflowError
+from sciflow.registry import Registry
 
-_OBJECTIVES: dict[str, type] = {}
-_OBJECTIVE_MODULES = ("sciflow.training.objectives", "sciflow.training.operator_objectives",
-                      "sciflow.training.likelihood")
-
-
-def register_objective(name: str):
-    def deco(cls):
-        _OBJECTIVES[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return deco
+OBJECTIVES = Registry("objective", "objective.name", (
+    "sciflow.training.objectives",
+    "sciflow.training.operator_objectives",
+    "sciflow.training.likelihood",
+    "sciflow.models.lpinn",
+))
+register_objective = OBJECTIVES.register
 
 
 def build_objective(config: dict, problem, model):
-    for mod in _OBJECTIVE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
     config = dict(config)
     name = config.pop("name")
-    if name not in _OBJECTIVES:
-        raise SciflowError(f"objective.name: unknown objective '{name}'; known: {sorted(_OBJECTIVES)}")
+    cls = OBJECTIVES.get(name)
     try:
-        return _OBJECTIVES[name](problem, model, **config)
+        return cls(problem, model, **config)
     except TypeError as exc:
         raise SciflowError(f"objective ({name}): {exc}") from None
 
