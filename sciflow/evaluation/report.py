@@ -51,8 +51,11 @@ def evaluate_run(run, progress: bool = True) -> dict:
     history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
     if history is not None:
         figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")
-        metrics["train_seconds"] = float(history["elapsed_s"][-1])
-        metrics["final_loss"] = float(history["loss"][-1])
+        import numpy as np
+
+        metrics["train_seconds"] = float(np.nanmax(history["elapsed_s"]))
+        finite = history["loss"][np.isfinite(history["loss"])]
+        metrics["final_loss"] = float(finite[-1]) if finite.size else float("nan")
     metrics.update(run=str(run.path), step=run.step, model=run.spec.model.name, problem=run.problem.name,
                    evaluate_seconds=time.perf_counter() - t0)
     metrics = json_ready(metrics)

@@ -57,7 +57,8 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, hori
     rel_h = np.linalg.norm(d[:, :h].reshape(s, -1), axis=-1) / np.linalg.norm(t[:, :h].reshape(s, -1), axis=-1)
     p = pred.reshape(s, pred.shape[1], -1)
     pc, tc = p - p.mean(-1, keepdims=True), t - t.mean(-1, keepdims=True)
-    corr = ((pc * tc).sum(-1) / np.sqrt((pc ** 2).sum(-1) * (tc ** 2).sum(-1))).mean(0)  # (F,)
+    den = np.sqrt((pc ** 2).sum(-1) * (tc ** 2).sum(-1))
+    corr = np.where(den > 0, (pc * tc).sum(-1) / np.where(den > 0, den, 1.0), 0.0).mean(0)  # (F,); 0 if constant
     below = np.flatnonzero(corr < threshold)
     dt = float(times[1] - times[0]) if len(times) > 1 else 1.0
     decor = float(times[below[0]]) if below.size else float(times[-1] + dt)

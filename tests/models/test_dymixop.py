@@ -6,7 +6,16 @@ import math
 import pytest
 import torch
 
-from sciflow.models.dymixop import DyMixOp, SpectralTransform2d, ZeroSumStencil2d
+from sciflow.models.dymixop import DyMixOp, Pointwise, SpectralTransform2d, ZeroSumStencil2d
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def test_stencil_is_zero_sum_and_annihilates_constants():
@@ -70,7 +79,7 @@ def _heat_data(n_samples, n=16, nu=0.01, dt=0.5, generator=None):
 
 
 def test_tiny_dymixop_learns_the_heat_operator():
-    """u ↦ exp(νΔt) u damps mode k by exp(−ν|2πk|²Δt) (up to 0.54 here): the identity map errs by ~20 %;
+    """u ↦ exp(νΔt) u damps mode k by exp(−ν|2πk|²Δt) (up to 0.54 here): the identity map errs by ~50 %;
     a tiny trained DyMixOp must be 10× better on unseen fields."""
     g = torch.Generator().manual_seed(0)
     x_train, y_train = _heat_data(64, generator=g)
@@ -78,10 +87,10 @@ def test_tiny_dymixop_learns_the_heat_operator():
     torch.manual_seed(0)
     model = DyMixOp(None, width=8, modes=5, layers=2, coordinates=False)
     model.t_in = 1
-    model.lift = torch.nn.Conv2d(1, 16, 1)
+    model.lift = Pointwise(1, 16)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 400)
-    for step in range(400):
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 150)
+    for step in range(150):
         idx = torch.randint(0, 64, (16,), generator=g)
         err = (model(x_train[idx]) - y_train[idx]).flatten(1).norm(dim=1) / y_train[idx].flatten(1).norm(dim=1)
         opt.zero_grad()
@@ -91,5 +100,5 @@ def test_tiny_dymixop_learns_the_heat_operator():
     with torch.no_grad():
         learned = ((model(x_test) - y_test).flatten(1).norm(dim=1) / y_test.flatten(1).norm(dim=1)).mean()
     identity = ((x_test - y_test).flatten(1).norm(dim=1) / y_test.flatten(1).norm(dim=1)).mean()
-    assert identity > 0.1
+    assert identity > 0.3
     assert learned < 0.1 * identity, (float(learned), float(identity))

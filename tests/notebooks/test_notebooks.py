@@ -96,3 +96,22 @@ def test_cylinder_notebook_executes(tmp_path, monkeypatch):
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     # the coarse FEM reference's drag is within 2 % of the DFG value 5.5795 (Schaefer & Turek 1996)
     assert abs(metrics["c_D_fem"] / 5.5795 - 1) < 0.02 and metrics["problem"] == "dfg_cylinder"
+
+
+def test_ns2d_operators_notebook_executes(tmp_path, monkeypatch):
+    import json
+
+    spec = spec_from_dict({
+        "name": "nb_ns2d", "problem": {"name": "ns2d", "dataset": "ns2d_nu1e-5_cpu", "t_in": 2, "horizon": 3,
+                                       "params": {"n_train": 4, "n_validation": 2, "n_test": 2, "T": 6,
+                                                  "resolution": 16, "solve_resolution": 16, "batch_size": 8}},
+        "model": {"name": "dymixop", "width": 4, "modes": 3, "layers": 2},
+        "objective": {"name": "rollout", "steps": 2, "batch_size": 4},
+        "training": {"phases": [{"optimizer": "adam", "steps": 3}], "log_every": 1, "validate_every": 3,
+                     "tensorboard": False}})
+    run = train(spec, out=tmp_path / "run", progress=False)
+    nb = _run_notebook("03_ns2d_operators.ipynb", run, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert metrics["model"] == "dymixop" and 0 < metrics["test_rel_l2"] < 10

@@ -1,0 +1,85 @@
+"""Evaluator ``rollout``: metrics against exact answers (perfect and zero forecasts, a known
+spectrum) and the keys/figures a run's evaluation writes on a tiny ν = 1e-5 set."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sciflow.evaluation.rollout import energy_spectrum, rollout_metrics
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _fields(s=3, f=4, n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    k = np.fft.fftfreq(n, 1.0 / n)
+    kx, ky = np.meshgrid(k, k, indexing="ij")
+    spec = rng.standard_normal((s, f, n, n)) + 1j * rng.standard_normal((s, f, n, n))
+    spec *= (np.abs(kx) <= 5) & (np.abs(ky) <= 5)
+    w = np.fft.ifft2(spec).real
+    return w - w.mean(axis=(-2, -1), keepdims=True)
+
+
+def test_energy_spectrum_of_a_single_mode_and_parseval():
+    """ω = cos(2π·3x): u = (0, −sin(2π·3x)/(2π·3)) so ½⟨|u|²⟩ = 1/(4 (6π)²), all in shell |k| = 3."""
+    n = 32
+    x = np.arange(n) / n
+    w = np.cos(2 * math.pi * 3 * x)[:, None] * np.ones((1, n))
+    ks, e = energy_spectrum(w)
+    assert np.isclose(e[ks == 3][0], 1 / (4 * (6 * math.pi) ** 2), rtol=1e-12)
+    assert np.abs(np.delete(e, np.flatnonzero(ks == 3))).max() < 1e-20
+
+
+def test_metrics_of_perfect_zero_and_scaled_forecasts():
+    truth = _fields()
+    times = np.arange(10.0, 14.0)
+    perfect = rollout_metrics(truth.copy(), truth, times, horizon=4)
+    assert perfect["test_rel_l2"] < 1e-14 and perfect["spectrum_error"] < 1e-12
+    assert perfect["decorrelation_time"] == 14.0  # never decorrelates: last time + Δt
+    zero = rollout_metrics(np.zeros_like(truth), truth, times, horizon=4)
+    assert np.isclose(zero["test_rel_l2"], 1.0) and np.allclose(zero["nrmse_vs_time"], 1.0)
+    half = rollout_metrics(0.5 * truth, truth, times, horizon=4)
+    assert np.isclose(half["test_rel_l2"], 0.5)
+    assert np.isclose(half["spectrum_error"], math.log10(4))  # E ∝ ω²
+    assert np.allclose(half["correlation_vs_time"], 1.0)
+    # a forecast that becomes uncorrelated noise from the third frame decorrelates at t = 12
+    mixed = truth.copy()
+    mixed[:, 2:] = _fields(seed=7)[:, 2:]
+    assert rollout_metrics(mixed, truth, times, horizon=4)["decorrelation_time"] == 12.0
+
+
+def test_evaluate_run_writes_rollout_metrics(tmp_path):
+    from sciflow.api import evaluate, train
+    from sciflow.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "tiny_eval", "seed": 0,
+        "problem": {"name": "ns2d", "dataset": "ns2d_nu1e-5_cpu", "t_in": 2, "horizon": 3,
+                    "params": {"n_train": 4, "n_validation": 2, "n_test": 2, "T": 6, "resolution": 16,
+                               "solve_resolution": 16, "batch_size": 8}},
+        "model": {"name": "fno", "width": 4, "modes": 3, "layers": 1},
+        "objective": {"name": "supervised", "batch_size": 4},
+        "training": {"phases": [{"optimizer": "adam", "steps": 4, "lr": 1e-2}], "log_every": 1,
+                     "validate_every": 2, "tensorboard": False}})
+    run = train(spec, out=tmp_path / "run", progress=False)
+    metrics = evaluate(run, progress=False)
+    saved = json.loads((run / "evaluation" / "metrics.json").read_text())
+    for key in ("test_rel_l2", "rel_l2_vs_time", "nrmse_vs_time", "spectrum_error", "decorrelation_time",
+                "checkpoint", "parameters"):
+        assert key in saved
+    assert saved["checkpoint"] == "best.pt" and saved["test_samples"] == 2
+    assert len(saved["rel_l2_vs_time"]) == 5  # frames t = 2 … 6 forecast from t = 0, 1
+    assert 0 < metrics["test_rel_l2"] < 10
+    for png in ("rollout_fields.png", "rollout_error.png", "spectra.png"):
+        assert (run / "evaluation" / png).stat().st_size > 1000
+    assert "test_rel_l2" in (run / "evaluation" / "report.md").read_text()
