@@ -38,18 +38,38 @@ class MLP(nn.Module):
     ``jet(x)`` runs the same network forward on a :class:`Jet`, propagating first and pure
     second input derivatives layer by layer (costs ≈ (1 + 2D) forward passes, no double
     backward). Xavier-normal initialisation; for ``sin`` the SIREN first-layer scaling.
+
+    ``periodic`` (one entry per input: a period L_i or None) embeds those inputs as
+    (cos 2πx_i/L_i, sin 2πx_i/L_i) — a hard periodic boundary condition (Dong & Ni 2021).
     """
 
     def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh",
-                 fourier_features: int = 0, fourier_sigma: float = 1.0, input_scale=None, input_shift=None):
+                 fourier_features: int = 0, fourier_sigma: float = 1.0, input_scale=None, input_shift=None,
+                 periodic=None):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            from sciflow.errors import SciflowError
+        from sciflow.errors import SciflowError
 
+        if activation not in ACTIVATIONS:
             raise SciflowError(f"model.activation: '{activation}' is not one of {ACTIVATIONS}")
         self.activation = activation
         self.features = FourierFeatures(in_dim, fourier_features, fourier_sigma) if fourier_features else None
         first = 2 * fourier_features if fourier_features else in_dim
+        # periodic inputs: x_i with period L_i enters as (cos 2πx_i/L_i, sin 2πx_i/L_i), so the
+        # network is exactly L_i-periodic in x_i (with all its derivatives); others pass through
+        self.periodic = None
+        if periodic is not None and any(p is not None for p in periodic):
+            if len(periodic) != in_dim:
+                raise SciflowError(f"MLP: periodic has {len(periodic)} entries for {in_dim} inputs")
+            if fourier_features:
+                raise SciflowError("model.fourier_features cannot be combined with a periodic input embedding")
+            per = [i for i, p in enumerate(periodic) if p is not None]
+            freq = torch.zeros(len(per), in_dim)
+            for j, i in enumerate(per):
+                freq[j, i] = 2 * math.pi / float(periodic[i])
+            self.register_buffer("periodic_freq", freq)
+            self.periodic = per
+            self.passthrough = [i for i in range(in_dim) if i not in per]
+            first = len(self.passthrough) + 2 * len(per)
         dims = [first] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         for layer in self.layers:
@@ -68,6 +88,9 @@ class MLP(nn.Module):
         h = (x - self.in_shift) * self.in_scale
         if self.features is not None:
             h = self.features(h)
+        if self.periodic is not None:
+            z = x @ self.periodic_freq.T
+            h = torch.cat([h[:, self.passthrough], torch.cos(z), torch.sin(z)], -1)
         for layer in self.layers[:-1]:
             h = self._act(layer(h))
         return self.layers[-1](h)
@@ -78,6 +101,9 @@ class MLP(nn.Module):
         h = Jet(((x - self.in_shift) * self.in_scale), h.d1 * self.in_scale[:, None], h.d2)
         if self.features is not None:
             h = self.features.jet(h)
+        if self.periodic is not None:
+            z = Jet.of_inputs(x).linear(self.periodic_freq)
+            h = h[self.passthrough].cat(z.cos()).cat(z.sin())
         for layer in self.layers[:-1]:
             z = h.linear(layer.weight, layer.bias)
             h = z.tanh() if self.activation == "tanh" else z.sin()

@@ -56,7 +56,8 @@ class PINN(nn.Module):
         n_in = len(problem.inputs)
         n_out = 2 if output == "stream" else len(problem.fields)
         scale, shift = _input_normalisation(problem)
-        self.net = MLP(n_in, n_out, width, depth, activation, fourier_features, fourier_sigma, scale, shift)
+        self.net = MLP(n_in, n_out, width, depth, activation, fourier_features, fourier_sigma, scale, shift,
+                       periodic=getattr(problem, "periodic_inputs", None))
 
     def make_ansatz(self, x: torch.Tensor) -> Ansatz | None:
         """The (detached) hard-constraint jets at fixed points x; pass them to ``forward``."""

@@ -9,7 +9,7 @@
 Inputs are (x, t); the one field is u. Eulerian PINN (Krishnapriyan et al. 2021): residual (1)
 with the hard constraint u = u0(x) + t·N(x, t), periodicity by the input embedding
 x ↦ (cos x, sin x) that :class:`~sciflow.models.layers.MLP` applies to the inputs listed in
-``periodic_inputs``. Lagrangian form (Mojgani, Balajewicz & Hassanzadeh 2023, eqs. 13-14):
+``periodic_inputs``. Lagrangian form (Mojgani, Balajewicz & Hassanzadeh 2023):
 along the characteristics x(x0, t),
 
     ∂_t x = a(u),   ∂_t u = ν ∂²_x u,   x(x0, 0) = x0,   u(x0, 0) = u0(x0)                 (2)
@@ -84,7 +84,11 @@ class PeriodicTransport1D(Problem):
 
         characteristic: (∂_t x − a(u)) / a_scale (nondimensional);
         state: ∂_t u − ν ∂²_x u with the Eulerian derivatives by the chain rule through x(x0, t):
-            ∂_x u = u_{x0} / x_{x0},   ∂²_x u = (u_{x0x0} x_{x0} − u_{x0} x_{x0x0}) / x_{x0}³.
+            ∂_x u = u_{x0} / x_{x0},   ∂²_x u = (u_{x0x0} x_{x0} − u_{x0} x_{x0x0}) / x_{x0}³,
+        multiplied through by J³ (J = x_{x0} > 0 for non-crossing characteristics):
+            r_state = J³ ∂_t u − ν (u_{x0x0} J − u_{x0} x_{x0x0}).
+        Same zeros as the divided form, but no division by a Jacobian that a network in
+        training can push through zero (the divided form diverged at c = 50, ν = 0.01).
         """
         xc, u = out[0], out[1]
         res = {"characteristic": (xc.d1[:, 1, 0] - self.speed(u.value[:, 0])) / self.speed_scale}
@@ -92,7 +96,7 @@ class PeriodicTransport1D(Problem):
         if self.nu > 0:
             j, jj = xc.d1[:, 0, 0], xc.d2[:, 0, 0]
             u0, u00 = u.d1[:, 0, 0], u.d2[:, 0, 0]
-            state = state - self.nu * (u00 * j - u0 * jj) / j ** 3
+            state = state * j ** 3 - self.nu * (u00 * j - u0 * jj)
         res["state"] = state
         return res
 
