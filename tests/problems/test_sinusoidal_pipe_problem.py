@@ -1,0 +1,86 @@
+"""Sinusoidal pipe PINN problem: hard constraints on walls and ends, sampler, residual."""
+
+import math
+
+import pytest
+import torch
+
+from sciflow.models.pinn import PINN
+from sciflow.problems.base import build_problem
+from sciflow.problems.jet import autograd_jet
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    # nu given: no FEM solve needed for these checks
+    return build_problem({"name": "sinusoidal_pipe", "nu": 3e-4})
+
+
+def test_sampler_stays_between_the_wavy_walls(problem):
+    x = problem.sample("interior", 20000, torch.Generator().manual_seed(0))
+    R = problem.radius(x[:, 0])
+    assert (x[:, 1].abs() <= R).all() and (x[:, 0] >= 0).all() and (x[:, 0] <= 1).all()
+    assert ((x[:, 0] == 0) | (x[:, 0] == 1)).sum() == 400
+    w = problem.sample("walls", 1000, torch.Generator().manual_seed(1))
+    assert torch.allclose(w[:, 1].abs(), 0.05 + 0.005 * torch.sin(12 * math.pi * w[:, 0]), atol=1e-15)
+    # area fraction of the channel in its bounding box ≈ R0/(R0 + A) (sin averages out over 6 periods)
+    assert problem.radius(torch.rand(100000, dtype=torch.float64)).mean() == pytest.approx(0.05, abs=2e-4)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_hard_constraints_hold_on_walls_and_end_pressures(periodic):
+    problem = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "periodic_network": periodic})
+    torch.manual_seed(0)
+    model = PINN(problem, width=16, depth=2).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    g = torch.Generator().manual_seed(2)
+    out = model.predict(problem.sample("walls", 2000, g))
+    assert out[:, :2].abs().max() < 1e-15
+    xin = problem.sample("inlet", 500, g)
+    pin = model.predict(xin)[:, 2]
+    pout = model.predict(problem.sample("outlet", 500, g))[:, 2]
+    if periodic:  # the pressure drop is exact at every y (up to the float32 2π/period of the embedding)
+        xout = xin.clone()
+        xout[:, 0] = 1.0
+        assert (pin - model.predict(xout)[:, 2] - 0.1).abs().max() < 1e-6
+    else:  # both end pressures are exact
+        assert (pin - 0.1).abs().max() < 1e-15 and pout.abs().max() < 1e-15
+    assert model.predict(problem.sample("interior", 200, g))[:, 0].abs().max() > 1e-3
+
+
+def test_plane_poiseuille_has_zero_residual(problem):
+    """u = G (R0² − y²)/(2ν), v = 0, p = p_in − G x solves eq. (1) exactly (the A → 0 limit)."""
+    G, nu, R0 = 0.1, problem.nu, 0.05
+    x = problem.sample("interior", 500, torch.Generator().manual_seed(3))
+
+    def fields(x):
+        y = x[:, 1]
+        return torch.stack([G * (R0 ** 2 - y ** 2) / (2 * nu), 0 * y ** 2, 0.1 - G * x[:, 0] + 0 * y ** 2], 1)
+
+    res = problem.residual(x, autograd_jet(fields, x))
+    for name, r in res.items():
+        assert r.abs().max() < 1e-12, name
+    assert fields(x)[:, 0].max() > 0.3  # a strong flow, not a trivial zero
+
+
+def test_lubrication_lift_is_divergence_free_with_the_right_flow_rate(problem):
+    """Eq. (3): ∇·u_L = 0 to round-off, u_L = 0 on the walls, and the flux through every
+    section is Q₀ = 2G/(3ν⟨R⁻³⟩); for A → 0 this is plane Poiseuille, 2GR0³/(3ν)."""
+    x = problem.sample("interior", 1000, torch.Generator().manual_seed(4))
+    jet = autograd_jet(problem.lubrication_velocity, x)
+    div = jet.d1[:, 0, 0] + jet.d1[:, 1, 1]
+    assert div.abs().max() < 1e-12 * jet.d1.abs().max()
+    w = problem.sample("walls", 500, torch.Generator().manual_seed(5))
+    assert problem.lubrication_velocity(w).abs().max() < 1e-15
+    q0 = problem.lubrication_flow_rate()
+    for x0 in (0.0, 0.37, 1.0):
+        R = float(problem.radius(torch.tensor([x0], dtype=torch.float64)))
+        y = torch.linspace(-R, R, 2001, dtype=torch.float64)
+        u = problem.lubrication_velocity(torch.stack([torch.full_like(y, x0), y], 1))[:, 0]
+        assert float(torch.trapezoid(u, y)) == pytest.approx(q0, rel=1e-6)
+    flat = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "A": 1e-9})
+    assert flat.lubrication_flow_rate() == pytest.approx(2 * 0.1 * 0.05 ** 3 / (3 * 3e-4), rel=1e-6)
