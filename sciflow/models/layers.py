@@ -63,7 +63,7 @@ class MLP(nn.Module):
             if fourier_features:
                 raise SciflowError("model.fourier_features cannot be combined with a periodic input embedding")
             per = [i for i, p in enumerate(periodic) if p is not None]
-            freq = torch.zeros(len(per), in_dim)
+            freq = torch.zeros(len(per), in_dim, dtype=torch.float64)
             for j, i in enumerate(per):
                 freq[j, i] = 2 * math.pi / float(periodic[i])
             self.register_buffer("periodic_freq", freq)

@@ -112,12 +112,18 @@ def autograd_jet(fn, x: torch.Tensor, create_graph: bool = True) -> Jet:
     n, d = x.shape
     d1, d2 = [], []
     for c in range(y.shape[1]):
-        (g,) = torch.autograd.grad(y[:, c].sum(), x, create_graph=True)
+        (g,) = torch.autograd.grad(y[:, c].sum(), x, create_graph=True, allow_unused=True)
+        if g is None:  # this output does not depend on x
+            g = torch.zeros_like(x)
         d1.append(g)
         hess = []
         for i in range(d):
-            (gg,) = torch.autograd.grad(g[:, i].sum(), x, create_graph=create_graph, retain_graph=True)
-            hess.append(gg[:, i])
+            if not g.requires_grad:  # derivative constant in x (e.g. a linear map)
+                hess.append(torch.zeros_like(x[:, i]))
+                continue
+            (gg,) = torch.autograd.grad(g[:, i].sum(), x, create_graph=create_graph, retain_graph=True,
+                                        allow_unused=True)
+            hess.append(torch.zeros_like(x[:, i]) if gg is None else gg[:, i])
         d2.append(torch.stack(hess, 1))
     d1 = torch.stack(d1, -1)
     d2 = torch.stack(d2, -1)
