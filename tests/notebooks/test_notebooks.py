@@ -115,3 +115,24 @@ def test_ns2d_operators_notebook_executes(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["model"] == "dymixop" and 0 < metrics["test_rel_l2"] < 10
+
+
+def test_channel_ifactformer_notebook_executes(tmp_path, monkeypatch):
+    import json
+
+    spec = spec_from_dict({
+        "name": "nb_channel", "problem": {"name": "channel", "dataset": "channel_retau180_cpu", "t_in": 1,
+                                          "horizon": 2,
+                                          "params": {"spinup": 0.1, "n_snapshots": 4, "gap": 0, "nx": 16, "ny": 24,
+                                                     "nz": 16, "coarse": [8, 13, 8], "n_trajectories": 3}},
+        "model": {"name": "ifactformer", "variant": "m", "dim": 8, "heads": 1, "dim_head": 8, "iterations": 2,
+                  "fourier_features": 4},
+        "objective": {"name": "supervised", "batch_size": 2, "loss": "rel_l2"},
+        "training": {"phases": [{"optimizer": "adam", "steps": 20}], "log_every": 5, "tensorboard": False},
+        "evaluation": {"rollout_steps": 5}})
+    run = train(spec, out=tmp_path / "run", progress=False)
+    nb = _run_notebook("04_channel_ifactformer.ipynb", run, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert metrics["model"] == "ifactformer" and 0 < metrics["one_step_rel_l2"] < 10
