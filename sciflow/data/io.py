@@ -60,17 +60,23 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ds.attrs = _clean_attrs(dict(ds.attrs))
     for name in list(ds.variables):
         ds[name].attrs = _clean_attrs(dict(ds[name].attrs))
+    _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True))
+    return path
+
+
+def _atomic(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+        write(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return path
 
 
 def read_dataset(path: str | os.PathLike, required: tuple[str, ...] = ()) -> xr.Dataset:
@@ -90,21 +96,15 @@ def read_dataset(path: str | os.PathLike, required: tuple[str, ...] = ()) -> xr.
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write raw bytes atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write raw bytes atomically (temporary file + fsync + rename)."""
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    _atomic(Path(path), write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -17,16 +17,12 @@ Items of :meth:`dataset` use the ``time_first`` layout: input (t_in, X, Y, Z, 3)
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Field, Problem, register_problem
-from sciflow.problems.reference_data import REPO_ROOT
 
 VARIABLES = ("u", "v", "w")
 
@@ -47,18 +43,9 @@ class TurbulentChannel(Problem):
 
     def __init__(self, dataset: str = "channel_retau180_cpu", params: dict | None = None, t_in: int = 1,
                  horizon: int = 5):
-        from sciflow.data.recipes import load_recipe
+        from sciflow.problems.reference_data import recipe_dataset_file
 
-        path = REPO_ROOT / "datasets" / f"{dataset}.yaml"
-        recipe = load_recipe(path)
-        if recipe["recipe"] != "channel_filtered_dns":
-            raise SciflowError(f"problem.dataset: {path} uses recipe '{recipe['recipe']}', not 'channel_filtered_dns'")
-        self.recipe_params = {**recipe["params"], **(params or {})}
-        stem = Path(recipe["file"]).stem
-        if params:
-            digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
-            stem = f"{stem}_{digest}"
-        self.filename = f"{stem}.nc"
+        self.recipe_params, self.filename = recipe_dataset_file(dataset, "channel_filtered_dns", params)
         self.dataset_name = dataset
         n_frames = int(self.recipe_params.get("n_snapshots", 20))
         if t_in < 1 or t_in + 1 > n_frames:

@@ -221,6 +221,3 @@ class Burgers(PeriodicTransport1D):
                 f"_n{self.reference_n}_{self.reference_nx}x{self.reference_nt}.nc")
         return cached_recipe("burgers1d", p, name, progress)
 
-
-# the Lagrangian objective lives beside the LPINN model; importing it registers "lagrangian"
-import sciflow.models.lpinn  # noqa: E402,F401

@@ -259,7 +259,3 @@ class DFGCylinder(Problem):
         name = f"cylinder_2d1_ncyl{prm['n_cyl']}_h{prm['h_max']:g}_o{prm['order']}.nc"
         return cached_recipe("cylinder_2d1", prm, name, progress)
 
-
-# The sinusoidal-pipe problem shares eq. (1); importing it here registers it with the problem
-# registry, which imports this module.
-from sciflow.problems import sinusoidal_pipe as _sinusoidal_pipe  # noqa: E402,F401

@@ -15,15 +15,11 @@ for all time (∫ω dx = ∮u·dl = 0 and f has zero mean); :meth:`constraints` 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
 
 import torch
 
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Field, Problem, register_problem
-from sciflow.problems.reference_data import REPO_ROOT
 
 
 @register_problem("ns2d")
@@ -44,18 +40,9 @@ class PeriodicNS2D(Problem):
 
     def __init__(self, dataset: str = "ns2d_nu1e-5_cpu", params: dict | None = None, t_in: int = 10,
                  horizon: int = 10, subsample: int = 1):
-        from sciflow.data.recipes import load_recipe
+        from sciflow.problems.reference_data import recipe_dataset_file
 
-        path = REPO_ROOT / "datasets" / f"{dataset}.yaml"
-        recipe = load_recipe(path)
-        if recipe["recipe"] != "ns2d":
-            raise SciflowError(f"problem.dataset: {path} uses recipe '{recipe['recipe']}', not 'ns2d'")
-        self.recipe_params = {**recipe["params"], **(params or {})}
-        stem = Path(recipe["file"]).stem
-        if params:
-            digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
-            stem = f"{stem}_{digest}"
-        self.filename = f"{stem}.nc"
+        self.recipe_params, self.filename = recipe_dataset_file(dataset, "ns2d", params)
         self.dataset_name = dataset
         self.t_in, self.horizon, self.subsample = int(t_in), int(horizon), int(subsample)
         if self.subsample < 1 or int(self.recipe_params["resolution"]) % self.subsample:

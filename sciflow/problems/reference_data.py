@@ -47,3 +47,25 @@ def read_table(name: str):
         except ValueError:
             cols[k] = np.array(v)
     return cols, " ".join(source)
+
+
+def recipe_dataset_file(dataset: str, expected_recipe: str, params: dict | None = None) -> tuple[dict, str]:
+    """Recipe params and data file name for ``datasets/<dataset>.yaml`` with ``params`` overrides.
+
+    Overridden params get a short hash in the file name, so different variants never share a file.
+    """
+    import hashlib
+    import json
+
+    from sciflow.data.recipes import load_recipe
+    from sciflow.errors import SciflowError
+
+    path = REPO_ROOT / "datasets" / f"{dataset}.yaml"
+    recipe = load_recipe(path)
+    if recipe["recipe"] != expected_recipe:
+        raise SciflowError(f"problem.dataset: {path} uses recipe '{recipe['recipe']}', not '{expected_recipe}'")
+    merged = {**recipe["params"], **(params or {})}
+    stem = Path(recipe["file"]).stem
+    if params:
+        stem += "_" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    return merged, f"{stem}.nc"
