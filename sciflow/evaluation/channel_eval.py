@@ -123,14 +123,9 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_ny: int
 @register_evaluator("channel")
 def evaluate_channel(run, out: Path, progress: bool = True):
     from sciflow.models.baselines import real_parameter_count
-    from sciflow.training.checkpoint import load_checkpoint
+    from sciflow.evaluation.report import use_best_checkpoint
 
-    best = Path(run.path) / "checkpoints" / "best.pt"
-    selected = "last.pt"
-    if best.exists():
-        run.model.load_state_dict(load_checkpoint(best, map_location="cpu")["model"])
-        selected = "best.pt"
-    run.model.eval()
+    selected = use_best_checkpoint(run)
     cfg = dict(run.spec.evaluation or {})
     m = evaluate_channel_run(run, int(cfg.get("rollout_steps", 100)), int(cfg.get("stats_skip", 0)),
                              int(cfg.get("les_ny", 32)), float(cfg.get("les_dt", 0.01)), progress)

@@ -24,6 +24,22 @@ EVALUATORS = Registry("evaluator", "evaluator", (
 register_evaluator = EVALUATORS.register
 
 
+def use_best_checkpoint(run) -> str:
+    """Load ``checkpoints/best.pt`` (chosen on validation) into ``run.model`` when it exists.
+
+    Returns the name of the checkpoint the evaluation uses; the model is left in eval mode.
+    """
+    from sciflow.training.checkpoint import load_checkpoint
+
+    best = Path(run.path) / "checkpoints" / "best.pt"
+    selected = "last.pt"
+    if best.exists():
+        run.model.load_state_dict(load_checkpoint(best, map_location="cpu")["model"])
+        selected = "best.pt"
+    run.model.eval()
+    return selected
+
+
 @register_evaluator("steady_flow")
 def _steady_flow(run, out: Path, progress=True):
     from sciflow.evaluation import plots

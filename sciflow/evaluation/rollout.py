@@ -102,14 +102,9 @@ def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndar
 @register_evaluator("rollout")
 def evaluate_rollout(run, out: Path, progress: bool = True):
     from sciflow.models.baselines import real_parameter_count
-    from sciflow.training.checkpoint import load_checkpoint
+    from sciflow.evaluation.report import use_best_checkpoint
 
-    best = Path(run.path) / "checkpoints" / "best.pt"
-    selected = "last.pt"
-    if best.exists():
-        run.model.load_state_dict(load_checkpoint(best, map_location="cpu")["model"])
-        selected = "best.pt"
-    run.model.eval()
+    selected = use_best_checkpoint(run)
     cfg = dict(run.spec.evaluation or {})
     pred, truth, times = forecast_test(run, int(cfg.get("batch", 16)))
     metrics = rollout_metrics(pred, truth, times, run.problem.horizon, float(cfg.get("correlation_threshold", 0.8)))
