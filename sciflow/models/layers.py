@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from sciflow.problems.jet import Jet
+from sciflow.problems.jet3 import Jet3
 
 ACTIVATIONS = ("tanh", "sin")
 
@@ -95,14 +96,16 @@ class MLP(nn.Module):
             h = self._act(layer(h))
         return self.layers[-1](h)
 
-    def jet(self, x: torch.Tensor) -> Jet:
-        """Outputs and their input derivatives at x (N, in_dim): Jet with value (N, out_dim)."""
-        h = Jet.of_inputs(x)
-        h = Jet(((x - self.in_shift) * self.in_scale), h.d1 * self.in_scale[:, None], h.d2)
+    def jet(self, x: torch.Tensor, order: int = 2):
+        """Outputs and their input derivatives at x (N, in_dim): a Jet (order 2: first and pure
+        second derivatives) or a Jet3 (order 3: every partial derivative up to third order)."""
+        cls = Jet if order == 2 else Jet3
+        scale = self.in_scale.to(x.dtype)
+        h = cls.of_inputs(x).linear(torch.diag(scale), -self.in_shift.to(x.dtype) * scale)
         if self.features is not None:
             h = self.features.jet(h)
         if self.periodic is not None:
-            z = Jet.of_inputs(x).linear(self.periodic_freq)
+            z = cls.of_inputs(x).linear(self.periodic_freq.to(x.dtype))
             h = h[self.passthrough].cat(z.cos()).cat(z.sin())
         for layer in self.layers[:-1]:
             z = h.linear(layer.weight, layer.bias)

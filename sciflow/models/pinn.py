@@ -4,12 +4,17 @@ The network N_θ: x (N, D) → raw (N, C) is an :class:`~sciflow.models.layers.M
 ``boundary: hard`` the output is the problem's ansatz ``out = lift(x) + distance(x) ⊙ raw``
 (Lu et al. 2021; Sukumar & Srivastava 2022), which meets the Dirichlet data exactly for
 any θ. With ``output: stream`` the network predicts (ψ, p) and the velocity is
-u = ∂ψ/∂y, v = −∂ψ/∂x, so continuity holds identically.
+u = ∂ψ/∂y, v = −∂ψ/∂x, so continuity holds identically; the problem's stream ansatz is
+
+    (ψ, p) = lift + distance ⊙ raw + Σ_k a_k m_k(x) e_ψ                                  (1)
+
+where the optional modes m_k (e.g. a wall's unknown ψ level, which sets the flow rate or
+the split of the flow around an obstacle) carry learnable coefficients a_k of this model.
 
 ``forward(x, ansatz)`` returns a :class:`~sciflow.problems.jet.Jet` of the fields with
-their first and second input derivatives. Primitive outputs propagate jets forward
-through the MLP (no nested autograd); stream-function outputs need third derivatives and
-use reverse-mode autograd.
+their first and second input derivatives. Primitive outputs propagate second-order jets
+forward through the MLP; stream-function outputs propagate third-order jets
+(:class:`~sciflow.problems.jet3.Jet3`, all mixed derivatives) — no nested autograd either way.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from torch import nn
 from sciflow.errors import SciflowError
 from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
-from sciflow.problems.base import Ansatz
-from sciflow.problems.jet import Jet, autograd_jet
+from sciflow.problems.base import Ansatz, StreamAnsatz
+from sciflow.problems.jet import Jet
 
 
 def _input_normalisation(problem):
@@ -58,29 +63,22 @@ class PINN(nn.Module):
         scale, shift = _input_normalisation(problem)
         self.net = MLP(n_in, n_out, width, depth, activation, fourier_features, fourier_sigma, scale, shift,
                        periodic=getattr(problem, "periodic_inputs", None))
+        modes = problem.stream_modes() if output == "stream" and boundary == "hard" else 0
+        self.mode_coeffs = nn.Parameter(torch.zeros(modes)) if modes else None
 
-    def make_ansatz(self, x: torch.Tensor) -> Ansatz | None:
+    def make_ansatz(self, x: torch.Tensor) -> Ansatz | StreamAnsatz | None:
         """The (detached) hard-constraint jets at fixed points x; pass them to ``forward``."""
-        if self.boundary != "hard" or self.output == "stream":
+        if self.boundary != "hard":
             return None
         return self.problem.ansatz(x, self.output)
 
-    def _stream_fields(self, x: torch.Tensor) -> torch.Tensor:
-        """(u, v, p) (N, 3) from the stream-function network, differentiable in x."""
-        if not x.requires_grad:
-            x = x.requires_grad_(True)
-        raw = self.net(x)
-        if self.boundary == "hard":
-            lift, dist = self.problem.hard_constraint("stream")
-            raw = lift(x) + dist(x) * raw
-        psi, p = raw[:, :1], raw[:, 1:2]
-        (g,) = torch.autograd.grad(psi.sum(), x, create_graph=True)
-        return torch.cat([g[:, 1:2], -g[:, 0:1], p], 1)
-
-    def forward(self, x: torch.Tensor, ansatz: Ansatz | None = None) -> Jet:
+    def forward(self, x: torch.Tensor, ansatz: Ansatz | StreamAnsatz | None = None) -> Jet:
         """Fields and derivatives at x (N, D) → Jet with value (N, C)."""
         if self.output == "stream":
-            return autograd_jet(self._stream_fields, x)
+            raw = self.net.jet(x, order=3)
+            if self.boundary == "hard":
+                raw = (ansatz or self.make_ansatz(x)).apply(raw, self.mode_coeffs)
+            return raw.velocity_pressure()
         raw = self.net.jet(x)
         if self.boundary == "hard":
             if ansatz is None:
@@ -95,8 +93,7 @@ class PINN(nn.Module):
         for i in range(0, x.shape[0], batch):
             xb = x[i:i + batch]
             if self.output == "stream":
-                with torch.enable_grad():
-                    outs.append(self._stream_fields(xb.clone()).detach())
+                outs.append(self.forward(xb).value)
                 continue
             raw = self.net(xb)
             if self.boundary == "hard":

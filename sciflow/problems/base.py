@@ -26,6 +26,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.registry import Registry
 from sciflow.problems.jet import Jet
+from sciflow.problems.jet3 import Jet3
 
 PROBLEMS = Registry("problem", "problem.name", (
     "sciflow.problems.navier_stokes",
@@ -77,6 +78,25 @@ class Ansatz:
 
 
 @dataclass
+class StreamAnsatz:
+    """Hard constraint of a stream-function output (ψ, p) (all Jet3s, see models/pinn.py eq. 1):
+
+    ``(ψ, p) = lift + distance * raw + Σ_k a_k modes[k] e_ψ``; ``modes`` (channels K) or None.
+    """
+
+    lift: Jet3
+    distance: Jet3
+    modes: Jet3 | None = None
+
+    def apply(self, raw: Jet3, coeffs: torch.Tensor | None = None) -> Jet3:
+        out = self.lift + self.distance * raw
+        if self.modes is None or coeffs is None:
+            return out
+        psi = out.d[..., :1] + (self.modes.d @ coeffs.to(self.modes.d))[..., None]
+        return Jet3(torch.cat([psi, out.d[..., 1:]], -1), out.dim)
+
+
+@dataclass
 class BoundaryTargets:
     """Soft boundary conditions: at ``points`` (N, D), ``values`` (N, C) hold where ``mask`` (N, C) is 1."""
 
@@ -116,14 +136,28 @@ class Problem:
 
         ``output`` is "primitive" (the problem's fields) or "stream" (a stream function and
         pressure, where the problem supports it). None when the problem has no hard constraint.
+        A stream form may return a third function, ``modes``: x (N, D) → (N, K), the ψ-modes
+        whose coefficients the model learns (see :class:`StreamAnsatz`).
         """
         return None
 
-    def ansatz(self, x: torch.Tensor, output: str = "primitive") -> Ansatz | None:
+    def stream_modes(self) -> int:
+        """K, the number of learnable ψ-modes of the stream-function ansatz (0: none)."""
+        fns = self.hard_constraint("stream")
+        if fns is None or len(fns) < 3:
+            return 0
+        return int(fns[2](torch.zeros(1, len(self.inputs), dtype=torch.float64)).shape[1])
+
+    def ansatz(self, x: torch.Tensor, output: str = "primitive") -> Ansatz | StreamAnsatz | None:
         """Hard-constraint transform at x as detached jets; None when the problem has none."""
         fns = self.hard_constraint(output)
         if fns is None:
             return None
+        if output == "stream":
+            from sciflow.problems.jet3 import autograd_jet3
+
+            modes = autograd_jet3(fns[2], x) if len(fns) > 2 else None
+            return StreamAnsatz(autograd_jet3(fns[0], x), autograd_jet3(fns[1], x), modes)
         lift, dist = fns
         return Ansatz(jet_from_function(lift, x), jet_from_function(dist, x))
 

@@ -19,7 +19,7 @@ Hard constraint (Sukumar & Srivastava 2022; Lu et al. 2021), per field ``out = l
 (``lift: parabola``, the default), or (``lift: stream``) the divergence-free lift
 
     ψ_L = c + (Ψ(y) − c) S(r)²,   (u_L, v_L) = (∂ψ_L/∂y, −∂ψ_L/∂x),   Ψ' = g,  Ψ(0) = 0,   (2')
-    c = Ψ(y_c),   S = quintic smoothstep of (r − R)/(r_1 − R), r_1 = 1.5 D
+    c = Ψ(y_c),   S = septic (C³) smoothstep of (r − R)/(r_1 − R), r_1 = 1.5 D
 
 (ψ_L = c and ∇ψ_L = 0 on the cylinder; S = 1 beyond r_1, so ψ_L = Ψ(y) at the inlet and on
 both walls: the no-slip, inflow and ∇·u_L = 0 conditions hold exactly, and the network only
@@ -33,6 +33,15 @@ then asks ν ∂u/∂x = 0, which the developed outflow satisfies to O(ν).
 
 The residuals are returned in the benchmark's nondimensional form (momentum × D/U_mean²,
 continuity × D/U_mean), so that their squares are comparable in the loss.
+
+Stream-function form (``model.output: stream``, exact continuity): with the blend S of
+eq. (2') and ψ_in = Ψ(H) the inflow's flux,
+
+    ψ = ψ_L + a ψ_in (1 − S²) + (ψ_in/4)(s w φ_c)² N_ψ,   p = P (L − x)/L N_p          (4)
+
+ψ_L meets the inflow and both walls; (s w φ_c)² and 1 − S² have zero gradient on the walls,
+the inlet and the cylinder, so no slip and the inflow hold for any N; the learnable a sets the
+cylinder's ψ level, i.e. how the flux splits above and below the cylinder.
 
 Forces on the cylinder from the fields' own stresses (σ = −p I + ν(∇u + ∇uᵀ), n the unit
 normal out of the body, trapezoidal rule in θ, spectrally accurate for smooth periodic data):
@@ -122,11 +131,16 @@ class DFGCylinder(Problem):
 
     def stream_lift(self, x: torch.Tensor) -> torch.Tensor:
         """ψ_L (N, 1) of eq. (2')."""
-        r = torch.hypot(x[:, 0:1] - self.center[0], x[:, 1:2] - self.center[1])
-        s = ((r - self.R) / (1.5 * self.D - self.R)).clamp(0.0, 1.0)
-        S = s ** 3 * (10 - 15 * s + 6 * s * s)
+        S = self._blend(x)
         c = self.inflow_stream(torch.tensor(self.center[1], dtype=x.dtype))
         return c + (self.inflow_stream(x[:, 1:2]) - c) * S * S
+
+    def _blend(self, x: torch.Tensor) -> torch.Tensor:
+        """S (N, 1): 0 on the cylinder, 1 beyond r_1 = 1.5 D; the septic smoothstep of
+        s = (r − R)/(r_1 − R), whose first three derivatives vanish at both ends (ψ_L is C³)."""
+        r = torch.hypot(x[:, 0:1] - self.center[0], x[:, 1:2] - self.center[1])
+        s = ((r - self.R) / (1.5 * self.D - self.R)).clamp(0.0, 1.0)
+        return s ** 4 * (35 - 84 * s + 70 * s * s - 20 * s ** 3)
 
     def _stream_velocity(self, x: torch.Tensor) -> torch.Tensor:
         """(u_L, v_L) (N, 2) = (∂ψ_L/∂y, −∂ψ_L/∂x), differentiable in x when x requires grad."""
@@ -196,6 +210,8 @@ class DFGCylinder(Problem):
         return res
 
     def hard_constraint(self, output: str = "primitive"):
+        if output == "stream":
+            return self._stream_constraint()
         if output != "primitive":
             return None
 
@@ -214,6 +230,25 @@ class DFGCylinder(Problem):
             return torch.cat([d, d, self.U_m ** 2 * (self.L - x[:, 0:1]) / self.L], 1)
 
         return lift, dist
+
+    def _stream_constraint(self):
+        """Eq. (4): (lift, dist, modes) of the stream-function form, x (N, 2) → (N, 2), (N, 2), (N, 1)."""
+        flux = float(self.inflow_stream(torch.tensor(self.H, dtype=torch.float64)))
+
+        def lift(x):
+            psi = self.stream_lift(x)
+            return torch.cat([psi, 0.0 * psi], 1)
+
+        def dist(x):
+            w = 4.0 * x[:, 1:2] * (self.H - x[:, 1:2]) / self.H ** 2
+            d = (1 - torch.exp(-x[:, 0:1] / self.D)) * w * self.cylinder_distance(x)
+            return torch.cat([0.25 * flux * d * d, self.U_m ** 2 * (self.L - x[:, 0:1]) / self.L], 1)
+
+        def modes(x):
+            S = self._blend(x)
+            return flux * (1 - S * S)
+
+        return lift, dist, modes
 
     # --- forces -------------------------------------------------------------------
     def surface_points(self, n_theta: int, dtype=torch.float64):

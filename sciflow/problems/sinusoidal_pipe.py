@@ -22,6 +22,15 @@ off) is the lubrication-theory flow, divergence-free and zero on both walls: wit
 (the local plane-Poiseuille law dp/dx = −3νQ/(2R³) integrated over the length at constant Q);
 the network learns the inertial and non-parallel corrections.
 
+Stream-function form (``model.output: stream``): continuity holds identically and the flow
+rate Q is the same at every section; it is a learnable coefficient a of the model,
+Q = Q₀(1 + a), so the momentum balance (not the lift) decides it. With g(η) = (3η − η³)/4
+(g(±1) = ±1/2, g'(±1) = 0):
+
+    ψ = Q₀ g(η) + a Q₀ g(η) + (Q₀/4)(1 − η²)² N_ψ,   p as in eq. (2)                  (4)
+
+ψ = ±Q/2 on the walls (no penetration) and ∂ψ/∂η = 0 there (no slip), for any N and a.
+
 ``periodic_network: true`` makes the network periodic in x with the wall period L/N (input
 embedding cos/sin 2πNx/L) and drops the end factor of p: then
 p(0, y) − p(L, y) = p_in − p_out holds exactly at every y, i.e. the driving pressure drop is
@@ -146,6 +155,8 @@ class SinusoidalPipe(Problem):
         return res
 
     def hard_constraint(self, output: str = "primitive"):
+        if output == "stream":
+            return self._stream_constraint()
         if output != "primitive":
             return None
 
@@ -166,6 +177,31 @@ class SinusoidalPipe(Problem):
             return torch.cat([d, d, dp], 1)
 
         return lift, dist
+
+    def _stream_constraint(self):
+        """Eq. (4): (lift, dist, modes) of the stream-function form, x (N, 2) → (N, 2), (N, 2), (N, 1)."""
+        Q0 = self.lubrication_flow_rate()
+        P = 0.25 * (self.p_in - self.p_out)
+
+        def profile(x):  # g(η) = (3η − η³)/4
+            eta = x[:, 1:2] / self.radius(x[:, 0:1])
+            return 0.25 * (3 * eta - eta ** 3), eta
+
+        def lift(x):
+            g, _ = profile(x)
+            s = x[:, 0:1] / self.L
+            return torch.cat([Q0 * g, self.p_in * (1 - s) + self.p_out * s], 1)
+
+        def dist(x):
+            _, eta = profile(x)
+            s = x[:, 0:1] / self.L
+            dp = P * torch.ones_like(s) if self.periodic_network else P * 4 * s * (1 - s)
+            return torch.cat([0.25 * Q0 * (1 - eta * eta) ** 2, dp], 1)
+
+        def modes(x):
+            return Q0 * profile(x)[0]
+
+        return lift, dist, modes
 
     def flow_rate(self, model, x0: float, n: int = 201) -> float:
         """Q(x0) = ∫_{−R}^{R} u(x0, y) dy of the model (Gauss-Legendre, n points)."""

@@ -165,3 +165,25 @@ def test_both_lifts_meet_the_boundary_data(lift):
         jet = autograd_jet(lambda q: lift_fn(q)[:, :2], x)
         assert (jet.d1[:, 0, 0] + jet.d1[:, 1, 1]).abs().max() < 1e-12
         assert jet.d1.abs().max() > 1.0  # it does turn the flow around the cylinder
+
+
+def test_stream_form_meets_every_boundary_condition_and_is_divergence_free(problem):
+    """ψ = ψ_L + a ψ_in(1 − S²) + (s w φ_c)² N: no slip on walls and cylinder, the inflow parabola,
+    p = 0 at the outlet and ∇·u = 0, to round-off, for random weights and cylinder level a."""
+    torch.manual_seed(0)
+    model = PINN(problem, width=16, depth=2, output="stream").double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    assert model.mode_coeffs.numel() == 1
+    g = torch.Generator().manual_seed(5)
+    for region in ("cylinder", "walls", "inlet"):
+        xb = problem.sample(region, 400, g)
+        out = model.predict(xb)
+        target = torch.zeros_like(out[:, :2])
+        if region == "inlet":
+            target[:, 0] = problem.inflow(xb[:, 1])
+        assert (out[:, :2] - target).abs().max() < 1e-14, region
+    assert model.predict(problem.sample("outlet", 200, g))[:, 2].abs().max() < 1e-15
+    x = problem.sample("interior", 300, g)
+    assert problem.residual(x, model(x))["continuity"].abs().max() < 1e-12

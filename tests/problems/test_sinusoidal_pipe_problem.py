@@ -84,3 +84,23 @@ def test_lubrication_lift_is_divergence_free_with_the_right_flow_rate(problem):
         assert float(torch.trapezoid(u, y)) == pytest.approx(q0, rel=1e-6)
     flat = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "A": 1e-9})
     assert flat.lubrication_flow_rate() == pytest.approx(2 * 0.1 * 0.05 ** 3 / (3 * 3e-4), rel=1e-6)
+
+
+def test_stream_form_meets_no_slip_and_carries_one_learnable_flow_rate(problem):
+    """ψ = Q₀(1 + a) g(η) + (1 − η²)² N: u = v = 0 on the walls, Q = Q₀(1 + a) at every section,
+    ∇·u = 0 to round-off, for random weights and a."""
+    torch.manual_seed(0)
+    model = PINN(problem, width=16, depth=2, output="stream").double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    g = torch.Generator().manual_seed(4)
+    assert model.predict(problem.sample("walls", 1000, g))[:, :2].abs().max() < 1e-14
+    q = problem.lubrication_flow_rate() * (1 + model.mode_coeffs.item())
+    for x0 in (0.0, 0.123, 0.5, 1.0):
+        assert problem.flow_rate(model, x0) == pytest.approx(q, rel=1e-12)
+    x = problem.sample("interior", 300, g)
+    res = problem.residual(x, model(x))
+    assert res["continuity"].abs().max() < 1e-12
+    pin = model.predict(problem.sample("inlet", 200, g))[:, 2]
+    assert (pin - 0.1).abs().max() < 1e-15
