@@ -144,7 +144,6 @@ def cmd_les(args):
         atomic_write_text(RESULTS / "channel_les_accuracy.md", _table(rows))
     if stats:
         plot_profiles(stats, RESULTS / f"channel_les_profiles_{'_'.join(stats).replace('LES ', '')}.png")
-        import xarray as xr  # noqa: F401
 
         for k, st in stats.items():
             st.to_netcdf(RESULTS / f"channel_les_stats_{k.replace('LES ', '')}.nc", engine="h5netcdf")

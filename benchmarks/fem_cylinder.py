@@ -20,7 +20,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 
 from sciflow.cfd.cylinder_dfg import solve_2d1, solve_2d2
 from sciflow.data.io import atomic_write_text, json_ready

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from sciflow.errors import SciflowError
+from sciflow.models.channel_walls import check_walls, impose_no_slip, wall_value
 from sciflow.models.factorized_attention import FactorizedAttention
 from sciflow.models.registry import register_model
 
@@ -86,15 +87,12 @@ class IFactFormer(nn.Module):
         self.t_out, self.variant, self.iterations, self.residual = 1, variant, int(iterations), bool(residual)
         self.channels, self.no_slip = 3, bool(no_slip)
         stats = problem.stats() if problem is not None and hasattr(problem, "stats") else grid.get("stats")
-        mean = [stats[v][0] for v in ("u", "v", "w")] if stats else [0.0, 0.0, 0.0]
-        std = [stats[v][1] for v in ("u", "v", "w")] if stats else [1.0, 1.0, 1.0]
-        self.register_buffer("wall_value", -torch.tensor(mean) / torch.tensor(std), persistent=False)
+        self.register_buffer("wall_value", wall_value(stats), persistent=False)
         lx, lz = float(grid["lx"]), float(grid["lz"])
         for name in ("x", "y", "z"):
             self.register_buffer(name, torch.as_tensor(grid[name], dtype=torch.float32).flatten(), persistent=False)
-        if self.no_slip and not (abs(float(self.y[0]) + 1) < 1e-6 and abs(float(self.y[-1]) - 1) < 1e-6):
-            raise SciflowError(f"model.no_slip: the y grid must start and end at the walls ±1, got "
-                               f"{float(self.y[0])} … {float(self.y[-1])}")
+        if self.no_slip:
+            check_walls(self.y)
         g = torch.Generator().manual_seed(int(seed_features))
         self.register_buffer("fourier_b", torch.randn(3, fourier_features, generator=g) * fourier_scale)
         self.lengths = (lx, lz)
@@ -142,6 +140,5 @@ class IFactFormer(nn.Module):
         if self.residual:
             out = out + frames[:, -1]
         if self.no_slip:  # y = ±1 rows: zero physical velocity, exactly
-            wall = self.wall_value.to(out.dtype).expand(out.shape[0], out.shape[1], 2, out.shape[3], 3)
-            out = torch.cat([wall[:, :, :1], out[:, :, 1:-1], wall[:, :, 1:]], dim=2)
+            out = impose_no_slip(out, self.wall_value)
         return out if single else out.unsqueeze(1)

@@ -67,7 +67,6 @@ def test_spectra_sum_to_the_variance_and_plots(tmp_path):
     assert np.allclose(st["Euu_kz"].sum("kz").values, var_u, rtol=1e-10)
     # a direct physical-space average agrees with the Parseval sums (last sample only)
     u, v, w = s.fields()
-    uf = u - u.mean((1, 2), keepdim=True)
     s.stats = None
     s.run(1, progress=False, stats_every=1)
     u, v, w = s.fields()

@@ -1,13 +1,21 @@
 """FNO / IFNO baselines from neuraloperator: built from the spec, periodic equivariance of the
-Fourier layers, weight sharing of IFNO, and a linear-advection operator learned by a tiny FNO."""
+Fourier layers, weight sharing of IFNO, a linear-advection operator learned by a tiny FNO, and the 3D
+channel versions (IFactFormer layout, residual increment, exact no-slip walls) built from the configs."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
+from sciflow.errors import SciflowError
 from sciflow.models.baselines import FNOBaseline, IFNO, real_parameter_count
 from sciflow.models.registry import build_model
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+# a tiny channel data set (3 trajectories of 3 snapshots, 8 x 9 x 8 LES grid; seconds to make)
+TINY_CHANNEL = {"spinup": 0.02, "n_snapshots": 3, "gap": 0.0, "nx": 12, "ny": 16, "nz": 12, "n_trajectories": 3,
+                "snapshot_every": 2, "stats_every": 1, "threads": 1, "coarse": [8, 9, 8], "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +90,66 @@ def test_tiny_ifno_learns_linear_advection():
     identity = ((x_test - y_test).flatten(1).norm(dim=1) / y_test.flatten(1).norm(dim=1)).mean()
     assert identity > 0.3
     assert learned < 0.1 * identity, (float(learned), float(identity))
+
+
+@pytest.fixture
+def channel():
+    """The channel problem on the tiny data set (made once per test session under the session's data dir)."""
+    from sciflow.problems.channel import TurbulentChannel
+
+    return TurbulentChannel(params=TINY_CHANNEL)
+
+
+def test_channel_fno_ifno_layout_residual_and_exact_no_slip(channel):
+    """On the channel the baselines are 3D: (B, t_in, X, Y, Z, 3) → (B, 1, X, Y, Z, 3); the wall rows y = ±1
+    are exactly the normalised zero velocity (zero in physical units), the interior is the last state plus the
+    net's increment."""
+    x = torch.stack([channel.dataset("train")[i][0] for i in range(2)])  # (2, 1, 8, 9, 8, 3), normalised
+    stats = channel.stats()
+    mean = torch.tensor([stats[v][0] for v in "uvw"])
+    std = torch.tensor([stats[v][1] for v in "uvw"])
+    for spec in ({"name": "fno", "width": 8, "modes": 2, "layers": 2}, {"name": "ifno", "width": 8, "modes": 2}):
+        torch.manual_seed(0)
+        model = build_model(spec, channel)
+        assert model.channel and model.residual and model.no_slip  # the channel defaults, as IFactFormer
+        with torch.no_grad():
+            out = model(x)
+            assert out.shape == (2, 1, 8, 9, 8, 3)
+            walls = out[:, :, :, [0, -1]]
+            assert torch.equal(walls, model.wall_value.expand_as(walls))
+            assert float((walls * std + mean).abs().max()) < 1e-5  # u = v = w = 0 at the walls, physical units
+            increment = model.core(x.permute(0, 1, 5, 2, 3, 4).flatten(1, 2)).permute(0, 2, 3, 4, 1)
+            assert torch.allclose(out[:, 0, :, 1:-1], (x[:, -1] + increment)[:, :, 1:-1], atol=1e-6)
+            model.no_slip = False
+            assert not torch.equal(model(x)[:, :, :, [0, -1]], walls)  # the walls come from the constraint
+    with pytest.raises(SciflowError, match="t_out"):
+        build_model({"name": "fno", "t_out": 2}, channel)
+    with pytest.raises(SciflowError, match="channel problems only"):
+        build_model({"name": "fno", "no_slip": True}, _P())
+
+
+def test_channel_ifno_iterates_one_shared_block(channel):
+    """IFNO on the channel: one Fourier block's weights whatever the iteration count, and the count matters."""
+    torch.manual_seed(0)
+    two = build_model({"name": "ifno", "width": 8, "modes": 2, "iterations": 2}, channel)
+    five = build_model({"name": "ifno", "width": 8, "modes": 2, "iterations": 5}, channel)
+    assert len(two.net.fno_blocks.convs) == 1 and len(five.net.fno_blocks.convs) == 1
+    assert real_parameter_count(two) == real_parameter_count(five)
+    five.load_state_dict(two.state_dict())
+    x = channel.dataset("train")[0][0][None]
+    with torch.no_grad():
+        assert float((two(x) - five(x)).abs().max()) > 1e-6
+
+
+@pytest.mark.parametrize("name, params", [("fno", 101971), ("ifno", 26539)])
+def test_channel_configs_build_the_benchmark_sizes(channel, name, params):
+    """configs/channel_{fno,ifno}.yaml: the channel problem of IFactFormer-m and the benchmark's model sizes."""
+    from sciflow.spec import load_spec
+
+    spec = load_spec(CONFIGS / f"channel_{name}.yaml")
+    ref = load_spec(CONFIGS / "channel_ifactformer_m.yaml")
+    for key in ("problem", "objective", "training", "evaluation"):
+        assert spec.to_dict()[key] == ref.to_dict()[key], key
+    model = build_model(spec.section("model"), channel)
+    assert model.channel and model.residual and model.no_slip
+    assert real_parameter_count(model) == params
