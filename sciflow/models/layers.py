@@ -42,11 +42,13 @@ class MLP(nn.Module):
 
     ``periodic`` (one entry per input: a period L_i or None) embeds those inputs as
     (cos 2πx_i/L_i, sin 2πx_i/L_i) — a hard periodic boundary condition (Dong & Ni 2021).
+    With ``keep_periodic_inputs`` the inputs themselves stay too: the embedding is then a
+    feature of the geometry's period, not a constraint (the network may still vary along x_i).
     """
 
     def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh",
                  fourier_features: int = 0, fourier_sigma: float = 1.0, input_scale=None, input_shift=None,
-                 periodic=None):
+                 periodic=None, keep_periodic_inputs: bool = False):
         super().__init__()
         from sciflow.errors import SciflowError
 
@@ -69,7 +71,7 @@ class MLP(nn.Module):
                 freq[j, i] = 2 * math.pi / float(periodic[i])
             self.register_buffer("periodic_freq", freq)
             self.periodic = per
-            self.passthrough = [i for i in range(in_dim) if i not in per]
+            self.passthrough = [i for i in range(in_dim) if keep_periodic_inputs or i not in per]
             first = len(self.passthrough) + 2 * len(per)
         dims = [first] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))

@@ -37,7 +37,10 @@ p(0, y) − p(L, y) = p_in − p_out holds exactly at every y, i.e. the driving 
 imposed and the pressure level is fixed up to a constant (the flow is the spatially developed
 one; pressure is compared up to a constant, see the physics note above). In a short trial it
 lowered the residual loss 60-fold over the plain (x, y) network, which stays near the
-lubrication lift, but converged to a flow rate 33 % below the FEM one; it is not the default.
+lubrication lift, but it solves a different problem: its p(0, y) varies across the inlet,
+while the FEM (and eq. 2) hold a uniform inlet pressure; it is not the default.
+``wall_period_features: true`` instead feeds (x, y, cos 2πNx/L, sin 2πNx/L) to the network:
+the wall period is a feature, x stays an input, eq. (2)'s end conditions hold exactly.
 
 Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
 (Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by
@@ -70,7 +73,8 @@ class SinusoidalPipe(Problem):
 
     def __init__(self, R0: float = 0.05, A: float = 0.005, N: int = 6, L: float = 1.0, p_in: float = 0.1,
                  p_out: float = 0.0, Re: float = 100.0, nu: float = 0.0, end_fraction: float = 0.02,
-                 lift: str = "lubrication", periodic_network: bool = False, reference_h: float = 0.007,
+                 lift: str = "lubrication", periodic_network: bool = False, wall_period_features: bool = False,
+                 reference_h: float = 0.007,
                  sampling: str = "sobol"):
         if not (0 < A < R0) or L <= 0 or N < 0 or Re <= 0 or p_in <= p_out:
             raise SciflowError(f"problem: sinusoidal_pipe needs 0 < A < R0, L > 0, N >= 0, Re > 0, p_in > p_out "
@@ -89,8 +93,11 @@ class SinusoidalPipe(Problem):
         self.domain = Rectangle(0.0, self.L, -(self.R0 + self.A), self.R0 + self.A)
         self._nu = float(nu) if nu > 0 else None
         self.periodic_network = bool(periodic_network)
-        if self.periodic_network:
+        if self.periodic_network and wall_period_features:
+            raise SciflowError("problem: periodic_network and wall_period_features exclude each other")
+        if self.periodic_network or wall_period_features:
             self.periodic_inputs = (self.L / max(self.N, 1), None)
+            self.keep_periodic_inputs = bool(wall_period_features)
 
     @property
     def nu(self) -> float:
