@@ -9,7 +9,10 @@ for its hard-BC PINNs (normalised L2 errors between 1e-4 and 1e-1). The markdown
 the acceptance bar of each case. The default sizes (the configs) fit in about 20 min on a
 busy 2-core CPU; ``--scale`` multiplies every phase's step count.
 
-Usage: python benchmarks/pinn_cases.py [--cases cylinder pipe transient] [--scale 1.0] [--threads 1] [--merge]
+``--reuse`` evaluates a finished run already at ``<out>/<case>`` instead of training again,
+provided its saved spec equals the config's in every key that shapes the weights.
+
+Usage: python benchmarks/pinn_cases.py [--cases cylinder pipe transient] [--scale 1.0] [--threads 1] [--merge] [--reuse]
 """
 
 from __future__ import annotations
@@ -39,7 +42,29 @@ CASES = {
 }
 
 
-def run_case(case: str, scale: float, out_root: Path) -> tuple[list[dict], dict]:
+def finished_run(run_dir: Path, spec) -> bool:
+    """True if ``run_dir`` holds a run of ``spec`` trained to its last step. Keys that do not
+    change the trained weights (name, device, logging and checkpoint cadence) may differ."""
+    from sciflow.api import load_run
+    from sciflow.spec import load_spec
+
+    if not (run_dir / "spec.yaml").exists():
+        return False
+
+    def weights_defining(sp):
+        d = sp.model_dump()
+        for key in ("name", "device"):
+            d.pop(key, None)
+        for key in ("tensorboard", "checkpoint_every", "log_every"):
+            d["training"].pop(key, None)
+        return d
+
+    if weights_defining(load_spec(run_dir / "spec.yaml")) != weights_defining(spec):
+        raise SystemExit(f"--reuse: {run_dir}/spec.yaml differs from the config; remove the run or drop --reuse")
+    return load_run(run_dir).step >= sum(ph.steps for ph in spec.training.phases)
+
+
+def run_case(case: str, scale: float, out_root: Path, reuse: bool = False) -> tuple[list[dict], dict]:
     from sciflow.api import evaluate, train
     from sciflow.spec import load_spec
 
@@ -54,7 +79,10 @@ def run_case(case: str, scale: float, out_root: Path) -> tuple[list[dict], dict]
     problem, _, _ = build(spec)
     problem.reference(progress=True)
     t0 = time.perf_counter()
-    run = train(ROOT / path, overrides=overrides, out=out_root / case, progress=True)
+    if reuse and finished_run(out_root / case, load_spec(ROOT / path, overrides=overrides)):
+        run = out_root / case
+    else:
+        run = train(ROOT / path, overrides=overrides, out=out_root / case, progress=True)
     wall = time.perf_counter() - t0
     metrics = evaluate(run, progress=True)
     device = machine()["device"]
@@ -73,11 +101,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_pinn_cases"))
     ap.add_argument("--merge", action="store_true", help="keep the other cases' rows of an existing pinn_cases.json")
+    ap.add_argument("--reuse", action="store_true", help="evaluate finished runs of the same spec instead of training")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows, runs = [], {}
     for case in args.cases:
-        r, info = run_case(case, args.scale, Path(args.out))
+        r, info = run_case(case, args.scale, Path(args.out), args.reuse)
         rows += r
         runs[case] = info
         print(markdown_table(r, ["case", "metric", "value", "reference", "train_seconds"]), flush=True)

@@ -72,6 +72,15 @@ def _gmsh():
     return gmsh
 
 
+def _generate(gmsh, order: int):
+    """Mesh the synchronised 2D model (Frontal-Delaunay), lift to ``order``, return a skfem mesh."""
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.model.mesh.generate(2)
+    if order == 2:
+        gmsh.model.mesh.setOrder(2)
+    return _mesh_from_gmsh(gmsh, order)
+
+
 def _mesh_from_gmsh(gmsh, order: int):
     """Read the current gmsh model's triangles into (doflocs (2, n), t (3 or 6, n_elem))."""
     tags, coords, _ = gmsh.model.mesh.getNodes()
@@ -158,11 +167,7 @@ def dfg_channel_mesh(n_cyl: int = 64, h_max: float = 0.04, order: int = 2, grow:
         gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay
-        gmsh.model.mesh.generate(2)
-        if order == 2:
-            gmsh.model.mesh.setOrder(2)
-        mesh = _mesh_from_gmsh(gmsh, order)
+        mesh = _generate(gmsh, order)
     finally:
         gmsh.finalize()
     tol = 1e-9
@@ -206,11 +211,7 @@ def sinusoidal_channel_mesh(
         geo.synchronize()
         gmsh.option.setNumber("Mesh.MeshSizeMax", h)
         gmsh.option.setNumber("Mesh.MeshSizeMin", h)
-        gmsh.option.setNumber("Mesh.Algorithm", 6)
-        gmsh.model.mesh.generate(2)
-        if order == 2:
-            gmsh.model.mesh.setOrder(2)
-        mesh = _mesh_from_gmsh(gmsh, order)
+        mesh = _generate(gmsh, order)
     finally:
         gmsh.finalize()
     tol = 1e-9

@@ -5,19 +5,8 @@ import json
 import math
 
 import numpy as np
-import pytest
-import torch
 
 from sciflow.evaluation.rollout import energy_spectrum, rollout_metrics
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _fields(s=3, f=4, n=16, seed=0):

@@ -18,15 +18,6 @@ TINY_CHANNEL = {"spinup": 0.02, "n_snapshots": 3, "gap": 0.0, "nx": 12, "ny": 16
                 "snapshot_every": 2, "stats_every": 1, "threads": 1, "coarse": [8, 9, 8], "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 class _P:
     t_in = 1
 

@@ -3,19 +3,9 @@ exact periodic Fourier multiplier, and a tiny DyMixOp learns the heat-equation s
 
 import math
 
-import pytest
 import torch
 
 from sciflow.models.dymixop import DyMixOp, Pointwise, SpectralTransform2d, ZeroSumStencil2d
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_stencil_is_zero_sum_and_annihilates_constants():

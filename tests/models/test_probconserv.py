@@ -2,19 +2,9 @@
 
 import csv
 
-import pytest
 import torch
 
 from sciflow.models.conservation_update import conservation_update, gaussian_log_likelihood, hard_projection
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks and a shared 2-core machine: one torch thread avoids oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _random_case(n=40, m=5, rank=6, seed=0):

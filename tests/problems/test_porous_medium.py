@@ -11,15 +11,6 @@ from sciflow.problems.porous_medium import (HeatEquation, PorousMediumEquation, 
                                             trapezoid_weights)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks and a shared 2-core machine: one torch thread avoids oversubscription."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _fd_residual(problem, t, x, theta, h=1e-4):
     """u_t − ∂x(k(u) u_x) by central differences in flux form (second order), float64."""
     u = lambda tt, xx: problem.solution(tt, xx, theta)  # noqa: E731

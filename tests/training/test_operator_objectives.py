@@ -12,14 +12,6 @@ from sciflow.api import build, train
 from sciflow.spec import spec_from_dict
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny tensors gain nothing from two, and a busy second core stalls them."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 TINY_DATA = {"n_train": 4, "n_validation": 2, "n_test": 2, "T": 6, "resolution": 16, "solve_resolution": 16,
              "batch_size": 8}
 
