@@ -42,6 +42,16 @@ while the FEM (and eq. 2) hold a uniform inlet pressure; it is not the default.
 ``wall_period_features: true`` instead feeds (x, y, cos 2πNx/L, sin 2πNx/L) to the network:
 the wall period is a feature, x stays an input, eq. (2)'s end conditions hold exactly.
 
+Global balance (``balance_weight`` w > 0): the flow rate is one global mode that pointwise
+residuals pin only weakly (the driving gradient (p_in − p_out)/L = 0.1 is small against the
+inertial terms, so a 5 % error in Q costs a mean x-residual of a few 10⁻³, the size of the
+local residuals). The domain integral of the x-momentum residual is the net x-force on the fluid,
+
+    (1/|Ω|) ∫_Ω [(u·∇)u + ∂p/∂x − ν∇²u] dA = (1/|Ω|) ∮ [u (u·n) + p n_x − ν ∂u/∂n] ds = 0,       (5)
+
+zero for the exact solution; its Monte-Carlo estimate, squared and weighted by w, is added to
+the loss so that the momentum budget that sets Q is held directly.
+
 Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
 (Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by
 ν ∂u/∂x at each end. Because N is an integer, R and R' are equal at x = 0 and x = L, so in
@@ -74,7 +84,7 @@ class SinusoidalPipe(Problem):
     def __init__(self, R0: float = 0.05, A: float = 0.005, N: int = 6, L: float = 1.0, p_in: float = 0.1,
                  p_out: float = 0.0, Re: float = 100.0, nu: float = 0.0, end_fraction: float = 0.02,
                  lift: str = "lubrication", periodic_network: bool = False, wall_period_features: bool = False,
-                 reference_h: float = 0.007,
+                 balance_weight: float = 0.0, reference_h: float = 0.007,
                  sampling: str = "sobol"):
         if not (0 < A < R0) or L <= 0 or N < 0 or Re <= 0 or p_in <= p_out:
             raise SciflowError(f"problem: sinusoidal_pipe needs 0 < A < R0, L > 0, N >= 0, Re > 0, p_in > p_out "
@@ -84,6 +94,9 @@ class SinusoidalPipe(Problem):
         self.lift_kind = lift
         if not 0 <= end_fraction < 1:
             raise SciflowError(f"problem.end_fraction must be in [0, 1), got {end_fraction}")
+        if balance_weight < 0:
+            raise SciflowError(f"problem.balance_weight must be >= 0, got {balance_weight}")
+        self.balance_weight = float(balance_weight)
         self.R0, self.A, self.N, self.L = float(R0), float(A), int(N), float(L)
         self.p_in, self.p_out, self.Re = float(p_in), float(p_out), float(Re)
         self.end_fraction, self.sampling, self.reference_h = float(end_fraction), sampling, float(reference_h)
@@ -155,10 +168,17 @@ class SinusoidalPipe(Problem):
         return torch.stack([x, s * self.radius(x)], 1)
 
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
-        """Eq. (1) (each (N,)) + ``end_shear`` = ∂v/∂x at points on x = 0 or x = L (0 elsewhere)."""
+        """Eq. (1) (each (N,)) + ``end_shear`` = ∂v/∂x at points on x = 0 or x = L (0 elsewhere),
+        + with ``balance_weight`` > 0, ``momentum_balance`` = √w · eq. (5) estimated by the mean of the
+        x-momentum residual over the interior points (the same value at every point, so its mean
+        square is w · (eq. 5)²)."""
         res = navier_stokes_residual(out, self.nu)
         on_end = ((x[:, 0] <= 1e-9) | (x[:, 0] >= self.L - 1e-9)).to(x.dtype)
         res["end_shear"] = on_end * out.d1[:, 0, 1]
+        if self.balance_weight > 0:
+            inside = 1.0 - on_end
+            mean_x = (inside * res["momentum_x"]).sum() / inside.sum().clamp_min(1.0)
+            res["momentum_balance"] = math.sqrt(self.balance_weight) * mean_x.expand(x.shape[0])
         return res
 
     def hard_constraint(self, output: str = "primitive"):

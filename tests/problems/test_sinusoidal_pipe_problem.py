@@ -104,3 +104,50 @@ def test_stream_form_meets_no_slip_and_carries_one_learnable_flow_rate(problem):
     assert res["continuity"].abs().max() < 1e-12
     pin = model.predict(problem.sample("inlet", 200, g))[:, 2]
     assert (pin - 0.1).abs().max() < 1e-15
+
+
+def _gauss(a, b, panels, order):
+    """Composite Gauss-Legendre nodes and weights on [a, b] (float64 tensors)."""
+    import numpy as np
+
+    t, w = np.polynomial.legendre.leggauss(order)
+    edges = np.linspace(a, b, panels + 1)
+    mid, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
+    return (torch.as_tensor((mid[:, None] + half[:, None] * t).ravel()),
+            torch.as_tensor((half[:, None] * w).ravel()))
+
+
+def test_global_momentum_balance_is_the_net_boundary_force():
+    """Eq. (5): for a divergence-free field (stream form, random weights) the domain integral of
+    the x-momentum residual equals ∮ [u (u·n) + p n_x − ν ∂u/∂n] ds (divergence theorem), and
+    ``momentum_balance`` is √w times the interior mean of the x-residual."""
+    problem = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "balance_weight": 4.0})
+    torch.manual_seed(1)
+    model = PINN(problem, width=16, depth=2, output="stream").double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    nu, k = problem.nu, 2 * math.pi * problem.N / problem.L
+    xq, wx = _gauss(0.0, problem.L, 120, 12)
+    eq, we = _gauss(-1.0, 1.0, 1, 24)
+    R = problem.radius(xq)
+    pts = torch.stack([xq[:, None].expand(-1, eq.numel()), eq[None, :] * R[:, None]], -1).reshape(-1, 2)
+    volume = (problem.residual(pts, model(pts))["momentum_x"].reshape(len(xq), -1) * we).sum(1)
+    volume = float((volume * R * wx).sum().detach())  # dA = R dx dη
+    dR = problem.A * k * torch.cos(k * xq)
+    boundary = 0.0
+    for sign in (1.0, -1.0):  # walls y = ±R(x): n ds = (−R', ±1) dx, u = 0
+        out = model(torch.stack([xq, sign * R], 1))
+        p, ux, uy = out.value[:, 2], out.d1[:, 0, 0], out.d1[:, 1, 0]
+        boundary += float(((-p * dR - nu * (ux * -dR + uy * sign)) * wx).sum().detach())
+    for x_end, nx in ((0.0, -1.0), (problem.L, 1.0)):  # ends: n = (±1, 0)
+        Rend = float(problem.radius(torch.tensor([x_end], dtype=torch.float64)))
+        out = model(torch.stack([torch.full_like(eq, x_end), eq * Rend], 1))
+        u, p, ux = out.value[:, 0], out.value[:, 2], out.d1[:, 0, 0]
+        boundary += float(((u * u * nx + p * nx - nu * ux * nx) * we).sum().detach() * Rend)
+    assert abs(volume) > 1e-4  # a random field is far from balance
+    assert volume == pytest.approx(boundary, rel=1e-8)
+    x = problem.sample("interior", 400, torch.Generator().manual_seed(6))
+    res = problem.residual(x, model(x))
+    inside = (x[:, 0] > 0) & (x[:, 0] < problem.L)
+    assert torch.allclose(res["momentum_balance"], 2.0 * res["momentum_x"][inside].mean().expand(400), rtol=1e-14)
