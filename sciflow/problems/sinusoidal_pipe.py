@@ -53,8 +53,9 @@ zero for the exact solution; its Monte-Carlo estimate, squared and weighted by w
 the loss so that the momentum budget that sets Q is held directly. Measured (config
 ``sinusoidal_pipe_pinn.yaml``, w = 10 and 100): the mean residual falls below 3e-4 of the
 driving gradient, yet Q still ends 3.0 % (w = 10) and 4.3 % (w = 100) high, against 5.0 % with
-w = 0 (velocity rel. L2 0.033, 0.045, 0.054): the error sits in the local wall stresses that the
-budget balances, not in the budget itself; the term is off by default.
+w = 0 (velocity rel. L2 0.033, 0.045, 0.054): the budget is met, so what is left is local (the momentum
+residuals in the outer tenth of the section are 6-8× those of the core); the term is off unless a
+spec sets w.
 
 Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
 (Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by

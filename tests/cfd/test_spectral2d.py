@@ -14,13 +14,6 @@ from sciflow.cfd.spectral2d import PseudoSpectralNS2D, fno_forcing, grid, kolmog
 from sciflow.errors import SciflowError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Grids here are tiny: one thread is fastest and immune to a busy second core."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 TWO_PI = 2 * math.pi
 
 
