@@ -8,6 +8,12 @@ markdown table.  Usage::
 
     python benchmarks/channel_surrogates.py --steps 150 --rollout 50 --models ifactformer_m ifactformer_o fno ifno
 
+``--les smagorinsky wale dynamic`` adds one row per LES model (:mod:`sciflow.evaluation.channel_les_rollout`):
+the LES on the same resolved scales as the coarse data, started from the first state of the first test
+trajectory and run for ``--rollout`` snapshot intervals, its statistics against the same filtered-DNS
+profiles, its one-step error on every test pair of snapshots, and its wall time per h/u_τ measured in
+the same run on the same device and thread count as the surrogates.
+
 ``fno`` / ``ifno`` (``configs/channel_fno.yaml`` / ``channel_ifno.yaml``): the registered neuraloperator
 baselines, which on the channel problem are 3D (x, y, z; y treated as periodic, the FNO practice) on the
 3 velocity channels, FNO and its implicit form (one Fourier block iterated with shared weights,
@@ -37,6 +43,33 @@ def _spec(name):
     return ROOT / "configs" / f"channel_{name}.yaml"
 
 
+def les_row(sgs: str, snapshots: int, dt: float) -> dict:
+    """The row of LES model ``sgs`` (module docstring) on the dataset of ``configs/channel_ifactformer_m.yaml``."""
+    import numpy as np
+
+    from sciflow.evaluation.channel_eval import reference_profiles
+    from sciflow.evaluation.channel_les_rollout import les_one_step_error, les_rollout
+    from sciflow.evaluation.channel_profiles import profile_errors
+    from sciflow.problems.base import build_problem
+    from sciflow.spec import load_spec
+
+    problem = build_problem(load_spec(_spec("ifactformer_m")).section("problem"))
+    ds = problem.reference(progress=True)
+    test = np.asarray(ds["split"].values) == "test"
+    st = np.stack([ds[v].values[test] for v in ("u", "v", "w")], axis=-1).astype(np.float64)  # (S, T, X, Y, Z, 3)
+    ref, _ = reference_profiles(ds)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    run = les_rollout(ds, st[:1, 0], sgs, snapshots, dt, device, progress=True)
+    pairs = (st[:, :-1].reshape(-1, *st.shape[2:]), st[:, 1:].reshape(-1, *st.shape[2:]))
+    one = les_one_step_error(ds, *pairs, sgs, dt, device)
+    err = profile_errors(run["accumulator"], ref) if run["accumulator"].n else {}
+    return {"model": f"les_{sgs}", "params": 0, "one_step_rel_l2": one, "persistence_rel_l2": None,
+            "rollout_steps_stable": run["snapshots_stable"], "U_plus_max_rel_err": err.get("U_plus_max_rel_err"),
+            "rms_max_rel_err": err.get("rms_max_rel_err"), "seconds_per_time_unit": run["seconds_per_time_unit"],
+            "device": device, "les_seconds_per_time_unit": run["seconds_per_time_unit"], "train_steps": 0,
+            "rollout_steps": snapshots, "les_dt": dt}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["ifactformer_m", "ifactformer_o"])
@@ -46,10 +79,12 @@ def main(argv=None):
     ap.add_argument("--out", default="runs/bench_channel")
     ap.add_argument("--append", action="store_true", help="keep rows of other models already in the results file")
     ap.add_argument("--reuse", action="store_true", help="read the metrics of runs already evaluated under --out")
+    ap.add_argument("--les", nargs="*", default=[], help="LES models to add as rows (smagorinsky wale dynamic)")
+    ap.add_argument("--les-dt", type=float, default=0.01)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = []
-    for name in a.models:
+    for name in a.models if a.models != ["none"] else []:
         cfg = _spec(name)
         over = [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
                 f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
@@ -69,6 +104,7 @@ def main(argv=None):
                      "seconds_per_time_unit": m["seconds_per_time_unit"], "device": m["device"],
                      "les_seconds_per_time_unit": m["les_seconds_per_time_unit"], "train_steps": a.steps,
                      "rollout_steps": a.rollout})
+    rows += [les_row(sgs, a.rollout, a.les_dt) for sgs in a.les]
     res = ROOT / "benchmarks" / "results" / "channel_surrogates.json"
     if a.append and res.exists():
         import json
@@ -77,7 +113,8 @@ def main(argv=None):
         rows = [r for r in json.loads(res.read_text()) if r["model"] not in new] + rows
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
             "rollout_steps": a.rollout, "dataset": "channel_retau180_cpu (16x33x16 filtered DNS, dt_snapshot 0.1)"}
-    write_results("channel_surrogates", rows, meta, markdown_table(rows, list(rows[0])))
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    write_results("channel_surrogates", rows, meta, markdown_table([{k: r.get(k) for k in cols} for r in rows], cols))
 
 
 if __name__ == "__main__":

@@ -133,21 +133,34 @@ class FactorizedAttention(nn.Module):
             out.append((w / w.sum()))
         return out
 
-    def axis_kernel(self, u: torch.Tensor, a: int, coords, weights) -> torch.Tensor:
-        """Kernel of axis a: (B, H, n_a, n_a), entry [i, j] = q_a(ξ_i)·k_a(ξ_j) ŵ_a(ξ_j)."""
-        b = u.shape[0]
-        f = self.reduce[a](u)  # (B, X, Y, Z, H·d)
-        for other in (o for o in (0, 1, 2) if o != a):  # quadrature-weighted mean over the other axes
-            shape = [1, 1, 1, 1, 1]
-            shape[1 + other] = -1
-            f = (f * weights[other].to(f.dtype).view(shape)).sum(1 + other, keepdim=True)
-        r = f.reshape(b, -1, f.shape[-1])  # (B, n_a, H·d)
+    def axis_features(self, u: torch.Tensor, weights) -> list[torch.Tensor]:
+        """Axis reductions r_a (B, n_a, H·d) of eq. 7 for a = x, y, z.
+
+        r_a = W₂ᵃ (Σ_other ŵ GELU(W₁ᵃ u + b₁ᵃ)) + b₂ᵃ: the three first layers run as one matmul, and the second
+        (linear) layer is applied after the weighted mean, which it commutes with (the weights sum to 1), so
+        the result equals the MLP-then-mean form exactly while the second layer acts on n_a rows only."""
+        first = [r[0] for r in self.reduce]
+        h = nn.functional.gelu(nn.functional.linear(u, torch.cat([f.weight for f in first]),
+                                                    torch.cat([f.bias for f in first])))
+        out = []
+        for a, f in enumerate(h.chunk(3, dim=-1)):  # (B, X, Y, Z, H·d) each
+            for other in (o for o in (0, 1, 2) if o != a):  # quadrature-weighted mean over the other axes
+                shape = [1, 1, 1, 1, 1]
+                shape[1 + other] = -1
+                f = (f * weights[other].to(f.dtype).view(shape)).sum(1 + other, keepdim=True)
+            out.append(self.reduce[a][2](f.reshape(u.shape[0], -1, f.shape[-1])))
+        return out
+
+    def axis_kernel(self, r: torch.Tensor, a: int, coords, weights) -> torch.Tensor:
+        """Kernel of axis a from its reduction r (B, n_a, H·d): (B, H, n_a, n_a), entry [i, j] =
+        q_a(ξ_i)·k_a(ξ_j) ŵ_a(ξ_j)."""
+        b = r.shape[0]
         q, k = self.to_qk[a](r).chunk(2, dim=-1)
         q = q.reshape(b, -1, self.heads, self.dim_head).transpose(1, 2)  # (B, H, n_a, d)
         k = k.reshape(b, -1, self.heads, self.dim_head).transpose(1, 2)
-        phase = axis_phase(coords[a].to(u.dtype), self.periods[a])
+        phase = axis_phase(coords[a].to(r.dtype), self.periods[a])
         q, k = self.rotary(q, phase), self.rotary(k, phase)
-        return torch.einsum("bhid,bhjd->bhij", q, k) * weights[a].to(u.dtype)
+        return torch.einsum("bhid,bhjd->bhij", q, k) * weights[a].to(r.dtype)
 
     def forward(self, u: torch.Tensor, coords, axes=AXES) -> torch.Tensor:
         """u (B, X, Y, Z, C) → (B, X, Y, Z, C)."""
@@ -159,7 +172,8 @@ class FactorizedAttention(nn.Module):
         b, nx, ny, nz, _ = u.shape
         weights = self.weights(coords)
         v = self.to_v(u).reshape(b, nx, ny, nz, self.heads, self.dim_head).permute(0, 4, 1, 2, 3, 5)
-        kernels = {a: self.axis_kernel(u, a, coords, weights) for a in order}
+        feats = self.axis_features(u, weights)
+        kernels = {a: self.axis_kernel(feats[a], a, coords, weights) for a in order}
         if self.variant == "o":
             z = v
             for a in order:

@@ -13,6 +13,12 @@ ICLR 2022, §2.3) detaches the inputs of every step but the last, so only the fi
 is trained through the model's own predictions; ``pushforward: false`` backpropagates through the
 whole unrolled chain.
 
+``input_noise: σ`` > 0 adds Gaussian noise of standard deviation σ (normalised units) to the input frames
+of every training window, the targets staying clean (Sanchez-Gonzalez et al., ICML 2020, §4; Stachenfeld
+et al., ICLR 2022, for coarse turbulence): the model learns to pull perturbed states back towards the
+data, which is what keeps long autoregressive rollouts near the attractor.  The noise of step n is
+drawn from a generator seeded with (seed, n), so a resumed run draws the same noise.
+
 Data order is deterministic and resumable: an epoch's permutation is drawn from a generator
 seeded with (seed, epoch); the state is (seed, epoch, position), so a resumed run sees the same
 batches.  ``validate`` rolls out ``problem.horizon`` frames from the first ``t_in`` frames of
@@ -80,11 +86,11 @@ class RolloutObjective:
     """Multi-step rollout loss over windows of ``steps`` target frames (see the module docstring).
 
     Spec keys: steps (frames unrolled), batch_size, loss (rel_l2 | rel_mse), pushforward,
-    validation_batch.
+    validation_batch, input_noise.
     """
 
     def __init__(self, problem, model, steps: int = 4, batch_size: int = 16, loss: str = "rel_l2",
-                 pushforward: bool = False, validation_batch: int = 32):
+                 pushforward: bool = False, validation_batch: int = 32, input_noise: float = 0.0):
         if loss not in ("rel_l2", "rel_mse"):
             raise SciflowError(f"objective.loss: must be 'rel_l2' or 'rel_mse', got {loss!r}")
         if steps < 1 or batch_size < 1:
@@ -92,6 +98,9 @@ class RolloutObjective:
         self.problem = problem
         self.steps, self.batch_size, self.kind = int(steps), int(batch_size), loss
         self.pushforward, self.validation_batch = bool(pushforward), int(validation_batch)
+        if input_noise < 0:
+            raise SciflowError(f"objective.input_noise must be >= 0, got {input_noise}")
+        self.input_noise = float(input_noise)
         self.epoch, self.position, self.seed = 0, 0, 0
 
     def setup(self, device, dtype, generator: torch.Generator, rank: int = 0, world: int = 1):
@@ -121,8 +130,16 @@ class RolloutObjective:
         x, y = gather_windows(self.train, idx)
         return x.to(self.device, self.dtype), y.to(self.device, self.dtype)
 
+    def noisy(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """x + σ ξ, ξ ~ N(0, 1) from a generator seeded with (seed, step) (module docstring)."""
+        if self.input_noise <= 0:
+            return x
+        g = torch.Generator().manual_seed(self.seed * 7919 + int(step))
+        return x + self.input_noise * torch.randn(x.shape, generator=g, dtype=torch.float32).to(x)
+
     def loss(self, model, step: int):
         x, y = self.next_batch()
+        x = self.noisy(x, step)
         detach = self.steps - 1 if self.pushforward else 0
         pred = rollout(model, x, self.steps, detach_until=detach)
         k = self.steps if not self.pushforward else 1
@@ -159,17 +176,18 @@ class SupervisedObjective(RolloutObjective):
     """One-step supervised loss: the model's next ``k`` frames against the data (teacher forcing).
 
     Spec keys: batch_size, loss (rel_l2 | rel_mse), frames (target frames per window = the model's
-    t_out), validation_batch.
+    t_out), validation_batch, input_noise.
     """
 
     def __init__(self, problem, model, batch_size: int = 16, loss: str = "rel_l2", frames: int | None = None,
-                 validation_batch: int = 32):
+                 validation_batch: int = 32, input_noise: float = 0.0):
         frames = int(frames or getattr(model, "t_out", 1))
         super().__init__(problem, model, steps=frames, batch_size=batch_size, loss=loss, pushforward=False,
-                         validation_batch=validation_batch)
+                         validation_batch=validation_batch, input_noise=input_noise)
 
     def loss(self, model, step: int):
         x, y = self.next_batch()
+        x = self.noisy(x, step)
         pred = model(x)[:, :self.steps]
         total = relative_error(pred, y, self.kind).mean()
         return total, {self.kind: total.detach()}

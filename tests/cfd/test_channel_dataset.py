@@ -14,7 +14,7 @@ from sciflow.errors import SciflowError
 
 RECIPE = Path(__file__).resolve().parents[2] / "datasets" / "channel_retau180_cpu.yaml"
 
-TINY = {"spinup": 0.02, "n_snapshots": 3, "gap": 0.0, "nx": 12, "ny": 16, "nz": 12, "n_trajectories": 3,
+TINY = {"spinup": 0.02, "n_snapshots": 3, "snapshot_every": 80, "gap": 0.0, "nx": 12, "ny": 16, "nz": 12, "n_trajectories": 3,
         "snapshot_every": 2, "stats_every": 1, "dtype": "float64", "threads": 1, "coarse": [8, 9, 8], "device": "cpu"}
 
 

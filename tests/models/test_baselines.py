@@ -14,7 +14,7 @@ from sciflow.models.registry import build_model
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # a tiny channel data set (3 trajectories of 3 snapshots, 8 x 9 x 8 LES grid; seconds to make)
-TINY_CHANNEL = {"spinup": 0.02, "n_snapshots": 3, "gap": 0.0, "nx": 12, "ny": 16, "nz": 12, "n_trajectories": 3,
+TINY_CHANNEL = {"spinup": 0.02, "n_snapshots": 3, "snapshot_every": 80, "gap": 0.0, "nx": 12, "ny": 16, "nz": 12, "n_trajectories": 3,
                 "snapshot_every": 2, "stats_every": 1, "threads": 1, "coarse": [8, 9, 8], "device": "cpu"}
 
 

@@ -83,6 +83,21 @@ def test_factorized_attention_equivariant_to_batch_permutation(variant):
     assert torch.allclose(fa(u[perm], _coords()), fa(u, _coords())[perm], atol=1e-13)
 
 
+def test_axis_reduction_equals_mlp_then_weighted_mean():
+    """FactFormer eq. 7: r_a = Σ_other ŵ MLP_a(u); the fused form (second layer after the mean) is the same."""
+    fa = _tiny_attention("m")
+    u = torch.randn(2, 5, 7, 4, 6, dtype=torch.float64)
+    w = fa.weights(_coords())
+    fused = fa.axis_features(u, w)
+    for a in range(3):
+        f = fa.reduce[a](u)  # (B, X, Y, Z, H·d), the MLP on every grid point
+        for other in (o for o in range(3) if o != a):
+            shape = [1, 1, 1, 1, 1]
+            shape[1 + other] = -1
+            f = (f * w[other].view(shape)).sum(1 + other, keepdim=True)
+        assert torch.allclose(fused[a], f.reshape(2, -1, f.shape[-1]), atol=1e-13)
+
+
 @pytest.mark.parametrize("variant", ["m", "o"])
 def test_factorized_attention_invariant_to_axis_order(variant):
     fa = _tiny_attention(variant)
@@ -141,7 +156,7 @@ def test_tiny_model_overfits_one_channel_snapshot_pair():
     """A tiny IFactFormer-m fits one (state, next state) pair of a turbulent channel: loss drops 10×."""
     from sciflow.problems.channel import TurbulentChannel
 
-    problem = TurbulentChannel(params={"spinup": 0.1, "n_snapshots": 3, "gap": 0, "nx": 16, "ny": 24, "nz": 16,
+    problem = TurbulentChannel(params={"spinup": 0.1, "n_snapshots": 3, "snapshot_every": 80, "gap": 0, "nx": 16, "ny": 24, "nz": 16,
                                        "coarse": [8, 13, 8], "n_trajectories": 3, "threads": 1})
     x, y = problem.dataset("train")[0]  # (1, 8, 13, 8, 3) each, normalised
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.problems.channel import TurbulentChannel
 
-TINY = {"spinup": 0.1, "n_snapshots": 3, "gap": 0, "nx": 16, "ny": 24, "nz": 16, "coarse": [8, 13, 8],
+TINY = {"spinup": 0.1, "n_snapshots": 3, "snapshot_every": 80, "gap": 0, "nx": 16, "ny": 24, "nz": 16, "coarse": [8, 13, 8],
         "n_trajectories": 3, "threads": 1}
 
 

@@ -103,6 +103,31 @@ def test_supervised_equals_one_step_rollout(setup_objective):
     assert torch.allclose(losses[0], losses[1], rtol=1e-6)
 
 
+def test_input_noise_perturbs_inputs_only_with_the_requested_std(setup_objective):
+    """input_noise σ: the model sees x + σξ with std(ξ) = 1, the same noise for the same step, clean targets."""
+    problem, model, _ = setup_objective
+    from sciflow.training.objectives import build_objective
+
+    obj = build_objective({"name": "supervised", "batch_size": 4, "input_noise": 0.05}, problem, model)
+    obj.setup(torch.device("cpu"), torch.float32, torch.Generator().manual_seed(5))
+    x = torch.zeros(64, 2, 16, 16)
+    a, b, c = obj.noisy(x, 7), obj.noisy(x, 7), obj.noisy(x, 8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert abs(float(a.std()) - 0.05) < 0.05 * 0.02
+    seen = []
+    model_spy = lambda inp: seen.append(inp) or model(inp)  # noqa: E731
+    obj.position, obj.epoch = 0, 0
+    loss_noisy = obj.loss(model_spy, 3)[0]
+    obj.position, obj.epoch = 0, 0
+    xb, yb = obj.next_batch()
+    assert torch.allclose(seen[0] - xb, obj.noisy(torch.zeros_like(xb), 3), atol=1e-6)
+    clean = build_objective({"name": "supervised", "batch_size": 4}, problem, model)
+    clean.setup(torch.device("cpu"), torch.float32, torch.Generator().manual_seed(5))
+    assert not torch.allclose(loss_noisy, clean.loss(model, 3)[0])
+    with pytest.raises(Exception, match="input_noise"):
+        build_objective({"name": "supervised", "input_noise": -1.0}, problem, model)
+
+
 def _losses(run):
     with open(run / "metrics.csv") as f:
         return [(int(r["step"]), r["loss"]) for r in csv.DictReader(f) if r["loss"] not in ("", "nan")]
