@@ -6,7 +6,7 @@ the channel dataset, evaluates it with the ``channel`` evaluator and writes
 rollout_steps_stable, U_plus_max_rel_err, rms_max_rel_err, seconds_per_time_unit, device) plus a
 markdown table.  Usage::
 
-    python benchmarks/channel_surrogates.py --steps 150 --rollout 50 --models ifactformer_m ifactformer_o fno ifno
+    python benchmarks/channel_surrogates.py --models ifactformer_m ifactformer_o fno ifno --les smagorinsky wale dynamic
 
 ``--les smagorinsky wale dynamic`` adds one row per LES model (:mod:`sciflow.evaluation.channel_les_rollout`):
 the LES on the same resolved scales as the coarse data, started from the first state of the first test
@@ -24,6 +24,7 @@ over the last state and exact no-slip wall rows (:mod:`sciflow.models.baselines`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, markdown_table, write_results  # noqa: E402
 
 import sciflow  # noqa: E402
+from sciflow.data.io import atomic_write_text  # noqa: E402
+from sciflow.spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +54,6 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
     from sciflow.evaluation.channel_les_rollout import les_one_step_error, les_rollout
     from sciflow.evaluation.channel_profiles import profile_errors
     from sciflow.problems.base import build_problem
-    from sciflow.spec import load_spec
 
     problem = build_problem(load_spec(_spec("ifactformer_m")).section("problem"))
     ds = problem.reference(progress=True)
@@ -73,26 +75,27 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["ifactformer_m", "ifactformer_o"])
-    ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--rollout", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=None, help="Adam steps (default: the config's training phases)")
+    ap.add_argument("--rollout", type=int, default=1000, help="rollout steps of the surrogates and the LES")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="runs/bench_channel")
     ap.add_argument("--append", action="store_true", help="keep rows of other models already in the results file")
     ap.add_argument("--reuse", action="store_true", help="read the metrics of runs already evaluated under --out")
     ap.add_argument("--les", nargs="*", default=[], help="LES models to add as rows (smagorinsky wale dynamic)")
     ap.add_argument("--les-dt", type=float, default=0.01)
+    ap.add_argument("--les-snapshots", type=int, default=None, help="LES length in snapshot intervals (default --rollout)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = []
     for name in a.models if a.models != ["none"] else []:
         cfg = _spec(name)
-        over = [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
-                f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
-                f"training.checkpoint_every={max(1, a.steps // 3)}", f"evaluation.rollout_steps={a.rollout}"]
+        over = [f"evaluation.rollout_steps={a.rollout}"]
+        if a.steps:
+            over += [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
+                     f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
+                     f"training.checkpoint_every={max(1, a.steps // 3)}"]
         done = Path(a.out) / name / "evaluation" / "metrics.json"
         if a.reuse and done.exists():
-            import json
-
             m = json.loads(done.read_text())
         else:
             run = sciflow.train(cfg, overrides=over, out=Path(a.out) / name, progress=True)
@@ -102,17 +105,23 @@ def main(argv=None):
                      "rollout_steps_stable": m["rollout_steps_stable"],
                      "U_plus_max_rel_err": m.get("U_plus_max_rel_err"), "rms_max_rel_err": m.get("rms_max_rel_err"),
                      "seconds_per_time_unit": m["seconds_per_time_unit"], "device": m["device"],
-                     "les_seconds_per_time_unit": m["les_seconds_per_time_unit"], "train_steps": a.steps,
-                     "rollout_steps": a.rollout})
-    rows += [les_row(sgs, a.rollout, a.les_dt) for sgs in a.les]
+                     "les_seconds_per_time_unit": m["les_seconds_per_time_unit"],
+                     "train_steps": a.steps or sum(p.steps for p in load_spec(cfg).training.phases),
+                     "train_seconds": m.get("train_seconds"), "rollout_steps": a.rollout})
+    for sgs in a.les:
+        done = Path(a.out) / f"les_{sgs}.json"
+        if a.reuse and done.exists():
+            rows.append(json.loads(done.read_text()))
+            continue
+        rows.append(les_row(sgs, a.les_snapshots or a.rollout, a.les_dt))
+        done.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(done, json.dumps(rows[-1], indent=1))
     res = ROOT / "benchmarks" / "results" / "channel_surrogates.json"
     if a.append and res.exists():
-        import json
-
         new = {r["model"] for r in rows}
         rows = [r for r in json.loads(res.read_text()) if r["model"] not in new] + rows
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
-            "rollout_steps": a.rollout, "dataset": "channel_retau180_cpu (16x33x16 filtered DNS, dt_snapshot 0.1)"}
+            "rollout_steps": a.rollout, "dataset": "channel_retau180_cpu (16x33x16 filtered DNS, dt_snapshot 0.2)"}
     cols = list(dict.fromkeys(k for r in rows for k in r))
     write_results("channel_surrogates", rows, meta, markdown_table([{k: r.get(k) for k in cols} for r in rows], cols))
 
