@@ -122,8 +122,9 @@ def test_channel_ifactformer_notebook_executes(tmp_path, monkeypatch):
     spec = spec_from_dict({
         "name": "nb_channel", "problem": {"name": "channel", "dataset": "channel_retau180_cpu", "t_in": 1,
                                           "horizon": 2,
-                                          "params": {"spinup": 0.1, "n_snapshots": 4, "snapshot_every": 80, "gap": 0, "nx": 16, "ny": 24,
-                                                     "nz": 16, "coarse": [8, 13, 8], "n_trajectories": 3}},
+                                          "params": {"spinup": 0.1, "n_snapshots": 4, "snapshot_every": 80, "gap": 0,
+                                                     "nx": 16, "ny": 24, "nz": 16, "coarse": [8, 13, 8],
+                                                     "n_trajectories": 3}},
         "model": {"name": "ifactformer", "variant": "m", "dim": 8, "heads": 1, "dim_head": 8, "iterations": 2,
                   "fourier_features": 4},
         "objective": {"name": "supervised", "batch_size": 2, "loss": "rel_l2"},
