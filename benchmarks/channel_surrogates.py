@@ -12,7 +12,8 @@ markdown table.  Usage::
 the LES on the same resolved scales as the coarse data, started from the first state of the first test
 trajectory and run for ``--rollout`` snapshot intervals, its statistics against the same filtered-DNS
 profiles, its one-step error on every test pair of snapshots, and its wall time per h/u_τ measured in
-the same run on the same device and thread count as the surrogates.
+the same run on the same device and thread count as the surrogates. With a ``les_smagorinsky`` row, every
+surrogate's ``les_seconds_per_time_unit`` and ``speedup_vs_les`` are taken against that row's measured cost.
 
 ``fno`` / ``ifno`` (``configs/channel_fno.yaml`` / ``channel_ifno.yaml``): the registered neuraloperator
 baselines, which on the channel problem are 3D (x, y, z; y treated as periodic, the FNO practice) on the
@@ -36,6 +37,7 @@ from common import machine, markdown_table, write_results  # noqa: E402
 
 import sciflow  # noqa: E402
 from sciflow.data.io import atomic_write_text  # noqa: E402
+from sciflow.evaluation.channel_les_rollout import LES_DT  # noqa: E402
 from sciflow.spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +84,7 @@ def main(argv=None):
     ap.add_argument("--append", action="store_true", help="keep rows of other models already in the results file")
     ap.add_argument("--reuse", action="store_true", help="read the metrics of runs already evaluated under --out")
     ap.add_argument("--les", nargs="*", default=[], help="LES models to add as rows (smagorinsky wale dynamic)")
-    ap.add_argument("--les-dt", type=float, default=0.01)
+    ap.add_argument("--les-dt", type=float, default=LES_DT)
     ap.add_argument("--les-snapshots", type=int, default=None, help="LES length in snapshot intervals (default --rollout)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -116,6 +118,13 @@ def main(argv=None):
         rows.append(les_row(sgs, a.les_snapshots or a.rollout, a.les_dt))
         done.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(done, json.dumps(rows[-1], indent=1))
+    les = {r["model"]: r for r in rows if r["model"].startswith("les_")}
+    ref = les.get("les_smagorinsky")
+    for r in rows:  # speed against the LES run of this benchmark (same device, threads, load)
+        if ref is not None and not r["model"].startswith("les_"):
+            r["les_seconds_per_time_unit"] = ref["seconds_per_time_unit"]
+        if r.get("les_seconds_per_time_unit") and r.get("seconds_per_time_unit"):
+            r["speedup_vs_les"] = r["les_seconds_per_time_unit"] / r["seconds_per_time_unit"]
     res = ROOT / "benchmarks" / "results" / "channel_surrogates.json"
     if a.append and res.exists():
         new = {r["model"] for r in rows}

@@ -16,7 +16,8 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   test trajectories rolled out as one batch, no grad), against ``les_seconds_per_time_unit`` of the sciflow
   LES solver (Smagorinsky) on the same device and the same resolved scales
   (:func:`sciflow.evaluation.channel_les_rollout.les_solver_for`) at the step ``evaluation.les_dt``
-  (default 0.01 h/u_τ).
+  (default 0.005 h/u_τ, the largest stable step of the LES on this grid; see
+  :data:`sciflow.evaluation.channel_les_rollout.LES_DT`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sciflow.evaluation.channel_les_rollout import LES_DT
 from sciflow.evaluation.channel_profiles import ProfileAccumulator, profile_errors
 from sciflow.evaluation.report import register_evaluator
 
@@ -55,7 +57,7 @@ def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denor
     return acc, stable, sec
 
 
-def les_seconds_per_time_unit(ds, device: str = "cpu", dt: float = 0.01, steps: int = 10) -> float:
+def les_seconds_per_time_unit(ds, device: str = "cpu", dt: float = LES_DT, steps: int = 10) -> float:
     """Wall time per h/u_τ of the Smagorinsky LES on the resolved scales of the coarse grid
     (:func:`~sciflow.evaluation.channel_les_rollout.les_solver_for`), from a turbulent start."""
     from sciflow.cfd.channel_initial import turbulent_initial_condition
@@ -79,7 +81,7 @@ def reference_profiles(ds) -> tuple[ProfileAccumulator, float]:
     return acc, float(0.5 * (ref ** 2).sum(-1).mean())
 
 
-def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: float = 0.01,
+def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: float = LES_DT,
                          progress: bool = False) -> dict:
     """All metrics of the module docstring for a loaded run (no figures)."""
     problem, model = run.problem, run.model
@@ -120,7 +122,7 @@ def evaluate_channel(run, out: Path, progress: bool = True):
     selected = use_best_checkpoint(run)
     cfg = dict(run.spec.evaluation or {})
     m = evaluate_channel_run(run, int(cfg.get("rollout_steps", 100)), int(cfg.get("stats_skip", 0)),
-                             float(cfg.get("les_dt", 0.01)), progress)
+                             float(cfg.get("les_dt", LES_DT)), progress)
     m.update(checkpoint=selected, parameters=real_parameter_count(run.model))
     figs = {}
     if "U_pred" in m:

@@ -31,6 +31,12 @@ from sciflow.cfd.filters import interp_matrix, spectral_coarsen_xz
 from sciflow.errors import SciflowError
 from sciflow.evaluation.channel_profiles import ProfileAccumulator
 
+#: LES time step (h/u_τ) on the resolved scales of the CPU channel data (24 × 32 × 24, π × 2 × π/2):
+#: from a filtered-DNS state, Smagorinsky runs at CFL 0.9-1.0 with 0.005, crosses the solver's CFL
+#: limit 1.6 after 4.7 h/u_τ with 0.00667 and within 0.16 h/u_τ with 0.008; 0.01 and 0.0125 diverge
+#: within 10 steps (the same with no SGS model).
+LES_DT = 0.005
+
 
 def les_solver_for(ds, sgs: str, dt: float, device: str = "cpu") -> ChannelSolver:
     """The LES solver on the resolved scales of the coarse grid of a ``channel_filtered_dns`` dataset ``ds``."""
@@ -94,7 +100,7 @@ def _snapshot_steps(ds, dt: float) -> int:
     return every
 
 
-def les_rollout(ds, states: np.ndarray, sgs: str, snapshots: int, dt: float = 0.01, device: str = "cpu",
+def les_rollout(ds, states: np.ndarray, sgs: str, snapshots: int, dt: float = LES_DT, device: str = "cpu",
                 progress: bool = False) -> dict:
     """Run the LES from each state of ``states`` (B, X, Y, Z, 3) for ``snapshots`` intervals of the dataset's
     ``dt_snapshot``; returns {"accumulator", "snapshots_stable", "seconds_per_time_unit"} (per trajectory).
@@ -122,7 +128,7 @@ def les_rollout(ds, states: np.ndarray, sgs: str, snapshots: int, dt: float = 0.
             "seconds_per_time_unit": seconds / max(simulated, 1e-30)}
 
 
-def les_one_step_error(ds, inputs: np.ndarray, targets: np.ndarray, sgs: str, dt: float = 0.01,
+def les_one_step_error(ds, inputs: np.ndarray, targets: np.ndarray, sgs: str, dt: float = LES_DT,
                        device: str = "cpu") -> float:
     """Mean relative L2 error ‖LES(u_k) − u_{k+1}‖ / ‖u_{k+1}‖ over pairs of coarse physical states
     inputs, targets (N, X, Y, Z, 3) one ``dt_snapshot`` apart (the surrogates' one-step metric)."""
