@@ -4,7 +4,7 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
 
 * ``one_step_rel_l2``: mean over every test window of ‖û(t+Δt) − u(t+Δt)‖₂ / ‖u(t+Δt)‖₂ (u, v, w together,
   physical units, teacher-forced input); ``persistence_rel_l2``: the same for û(t+Δt) = u(t);
-* autoregressive rollout of ``evaluation.rollout_steps`` steps (default 100 on CPU) from the first state of
+* autoregressive rollout of ``evaluation.rollout_steps`` steps (default 100; the configs use 1000) from the first state of
   every test trajectory; ``rollout_steps_stable``: the steps made before the state became non-finite or its
   kinetic energy left [0.1, 10] × that of the filtered DNS (``rollout_steps`` when it never did);
 * statistics of the rollout states after ``evaluation.stats_skip`` steps vs those of the filtered DNS (all
