@@ -44,11 +44,15 @@ class MLP(nn.Module):
     (cos 2πx_i/L_i, sin 2πx_i/L_i) — a hard periodic boundary condition (Dong & Ni 2021).
     With ``keep_periodic_inputs`` the inputs themselves stay too: the embedding is then a
     feature of the geometry's period, not a constraint (the network may still vary along x_i).
+
+    ``even_inputs`` (indices i whose normalisation shift is 0) enter as x̂_i²: the network is
+    then exactly even in those inputs, N(.., −x_i, ..) = N(.., x_i, ..) (any smooth even function
+    of x_i is a smooth function of x_i², Whitney 1943) — a mirror symmetry held to round-off.
     """
 
     def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh",
                  fourier_features: int = 0, fourier_sigma: float = 1.0, input_scale=None, input_shift=None,
-                 periodic=None, keep_periodic_inputs: bool = False):
+                 periodic=None, keep_periodic_inputs: bool = False, even_inputs=None):
         super().__init__()
         from sciflow.errors import SciflowError
 
@@ -78,6 +82,11 @@ class MLP(nn.Module):
         for layer in self.layers:
             nn.init.xavier_normal_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.even = sorted(int(i) for i in (even_inputs or ()))
+        if any(not 0 <= i < in_dim or (input_shift is not None and input_shift[i] != 0) for i in self.even):
+            raise SciflowError(f"MLP: even inputs {self.even} must be inputs whose range is symmetric about 0")
+        if self.even and fourier_features:
+            raise SciflowError("model.fourier_features cannot be combined with even (mirror-symmetric) inputs")
         # inputs are mapped to [-1, 1]: x̂ = (x − shift) * scale
         self.register_buffer("in_scale", torch.as_tensor(input_scale if input_scale is not None else [1.0] * in_dim,
                                                          dtype=torch.float32))
@@ -89,6 +98,8 @@ class MLP(nn.Module):
 
     def forward(self, x):
         h = (x - self.in_shift) * self.in_scale
+        if self.even:
+            h = torch.stack([h[:, i] ** 2 if i in self.even else h[:, i] for i in range(h.shape[1])], 1)
         if self.features is not None:
             h = self.features(h)
         if self.periodic is not None:
@@ -104,6 +115,11 @@ class MLP(nn.Module):
         cls = Jet if order == 2 else Jet3
         scale = self.in_scale.to(x.dtype)
         h = cls.of_inputs(x).linear(torch.diag(scale), -self.in_shift.to(x.dtype) * scale)
+        if self.even:
+            parts = [h[i] * h[i] if i in self.even else h[i] for i in range(x.shape[1])]
+            h = parts[0]
+            for part in parts[1:]:
+                h = h.cat(part)
         if self.features is not None:
             h = self.features.jet(h)
         if self.periodic is not None:

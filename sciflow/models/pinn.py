@@ -63,7 +63,8 @@ class PINN(nn.Module):
         scale, shift = _input_normalisation(problem)
         self.net = MLP(n_in, n_out, width, depth, activation, fourier_features, fourier_sigma, scale, shift,
                        periodic=getattr(problem, "periodic_inputs", None),
-                       keep_periodic_inputs=getattr(problem, "keep_periodic_inputs", False))
+                       keep_periodic_inputs=getattr(problem, "keep_periodic_inputs", False),
+                       even_inputs=getattr(problem, "even_inputs", None))
         modes = problem.stream_modes() if output == "stream" and boundary == "hard" else 0
         self.mode_coeffs = nn.Parameter(torch.zeros(modes)) if modes else None
 

@@ -65,6 +65,15 @@ fresh points of the w = 10 run the momentum residuals are ~2e-3 (2 % of the driv
 the whole pipe, 3-6× that within 0.02 of the inlet and 0.1 of the outlet: the 3 % flow-rate error
 is the pipe-wide residual level, not one local defect.
 
+Mirror symmetry (``symmetric: true``): geometry and boundary data are symmetric about y = 0,
+and so is the steady flow the FEM reference finds (u, p even in y, v and ψ odd). The network
+then sees (x, y²) (even in y) and the odd channels carry a factor η:
+
+    ψ = Q₀ g(η)(1 + a) + (Q₀/4)(1 − η²)² η N_ψ(x, y²),   p as in eq. (2)               (6)
+
+(primitive form: v's distance factor gets the η), so the symmetry holds to round-off and the
+network cannot spend capacity on antisymmetric error modes.
+
 Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
 (Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by
 ν ∂u/∂x at each end. Because N is an integer, R and R' are equal at x = 0 and x = L, so in
@@ -98,7 +107,7 @@ class SinusoidalPipe(Problem):
                  p_out: float = 0.0, Re: float = 100.0, nu: float = 0.0, end_fraction: float = 0.02,
                  lift: str = "lubrication", periodic_network: bool = False, wall_period_features: bool = False,
                  balance_weight: float = 0.0, reference_h: float = 0.007,
-                 sampling: str = "sobol"):
+                 sampling: str = "sobol", symmetric: bool = False):
         if not (0 < A < R0) or L <= 0 or N < 0 or Re <= 0 or p_in <= p_out:
             raise SciflowError(f"problem: sinusoidal_pipe needs 0 < A < R0, L > 0, N >= 0, Re > 0, p_in > p_out "
                                f"(got R0={R0}, A={A}, N={N}, L={L}, Re={Re}, p_in={p_in}, p_out={p_out})")
@@ -119,6 +128,9 @@ class SinusoidalPipe(Problem):
         self.domain = Rectangle(0.0, self.L, -(self.R0 + self.A), self.R0 + self.A)
         self._nu = float(nu) if nu > 0 else None
         self.periodic_network = bool(periodic_network)
+        self.symmetric = bool(symmetric)
+        if self.symmetric:
+            self.even_inputs = (1,)  # the network sees y² (eq. 6)
         if self.periodic_network and wall_period_features:
             raise SciflowError("problem: periodic_network and wall_period_features exclude each other")
         if self.periodic_network or wall_period_features:
@@ -214,7 +226,8 @@ class SinusoidalPipe(Problem):
             d = U * (R * R - x[:, 1:2] ** 2) / self.R0 ** 2
             s = x[:, 0:1] / self.L
             dp = P * torch.ones_like(s) if self.periodic_network else P * 4 * s * (1 - s)
-            return torch.cat([d, d, dp], 1)
+            dv = d * x[:, 1:2] / R if self.symmetric else d  # eq. (6): v odd in y
+            return torch.cat([d, dv, dp], 1)
 
         return lift, dist
 
@@ -236,7 +249,8 @@ class SinusoidalPipe(Problem):
             _, eta = profile(x)
             s = x[:, 0:1] / self.L
             dp = P * torch.ones_like(s) if self.periodic_network else P * 4 * s * (1 - s)
-            return torch.cat([0.25 * Q0 * (1 - eta * eta) ** 2, dp], 1)
+            d_psi = 0.25 * Q0 * (1 - eta * eta) ** 2
+            return torch.cat([d_psi * eta if self.symmetric else d_psi, dp], 1)  # eq. (6): ψ odd in y
 
         def modes(x):
             return Q0 * profile(x)[0]

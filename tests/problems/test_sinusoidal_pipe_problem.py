@@ -151,3 +151,32 @@ def test_global_momentum_balance_is_the_net_boundary_force():
     res = problem.residual(x, model(x))
     inside = (x[:, 0] > 0) & (x[:, 0] < problem.L)
     assert torch.allclose(res["momentum_balance"], 2.0 * res["momentum_x"][inside].mean().expand(400), rtol=1e-14)
+
+
+@pytest.mark.parametrize("output", ["stream", "primitive"])
+def test_symmetric_form_holds_the_mirror_symmetry_and_the_boundary_conditions(output):
+    """Eq. (6): u, p even and v odd in y to round-off for random weights, no slip on the walls,
+    p exact at both ends; the symmetric network still varies along y (not a trivial even zero)."""
+    problem = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "symmetric": True, "wall_period_features": True})
+    torch.manual_seed(2)
+    model = PINN(problem, width=16, depth=2, output=output).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    g = torch.Generator().manual_seed(7)
+    x = problem.sample("interior", 400, g)
+    mirror = x * torch.tensor([1.0, -1.0], dtype=x.dtype)
+    a, b = model(x), model(mirror)
+    scale = a.value.abs().max(0).values
+    assert (a.value[:, 0] - b.value[:, 0]).abs().max() < 1e-14 * scale[0]
+    assert (a.value[:, 1] + b.value[:, 1]).abs().max() < 1e-14 * scale[1]
+    assert (a.value[:, 2] - b.value[:, 2]).abs().max() < 1e-14 * scale[2]
+    assert (a.d1[:, 1, 0] + b.d1[:, 1, 0]).abs().max() < 1e-12 * a.d1[:, 1, 0].abs().max()  # ∂u/∂y odd
+    lift = problem.lubrication_velocity(x)
+    assert (a.value[:, 0] - lift[:, 0]).abs().max() > 1e-3 * scale[0]  # the network does act
+    assert model.predict(problem.sample("walls", 500, g))[:, :2].abs().max() < 1e-14
+    assert (model.predict(problem.sample("inlet", 100, g))[:, 2] - 0.1).abs().max() < 1e-15
+    assert model.predict(problem.sample("outlet", 100, g))[:, 2].abs().max() < 1e-15
+    with pytest.raises(Exception, match="even inputs"):
+        from sciflow.models.layers import MLP
+        MLP(2, 1, input_shift=[0.0, 0.5], even_inputs=[1])
