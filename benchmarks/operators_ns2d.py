@@ -16,7 +16,8 @@ ten-frame windows against 2,200 one-step pairs) it was worse: DyMixOp at 32², 1
 
 Measured (one CPU thread per model, two models at a time, 3000 steps; ``results/operators_ns2d.md``):
 test relative L2 at 32² DyMixOp 0.162, FNO 0.210, IFNO 0.171 (DyMixOp/FNO 0.77; 0.81 at 1000
-steps); at 64² DyMixOp 0.168, FNO 0.210, IFNO 0.168 (0.80).  The DyMixOp paper's margin (≤ 0.6×
+steps; 0.77 again at 6000 steps, DyMixOp 0.146 and FNO 0.190, ``--steps 6000 --models dymixop fno
+--subsample 2``); at 64² DyMixOp 0.168, FNO 0.210, IFNO 0.168 (0.80).  The DyMixOp paper's margin (≤ 0.6×
 FNO) is not reached at this data size (200 training trajectories against its 1000).
 
 Throughput: the same FNO (same initial weights), the same batches (batch 16 of the same train
