@@ -65,16 +65,6 @@ fresh points of the w = 10 run the momentum residuals are ~2e-3 (2 % of the driv
 the whole pipe, 3-6× that within 0.02 of the inlet and 0.1 of the outlet. The flow rate is decided
 at the ends (see "Seeds and end layers" below).
 
-End zones (``end_zone_points`` n_z > 0): the flow develops from the inlet through a thin layer
-(the FEM inlet profile is flatter than the developed one; the entrance loss lowers Q by ~9 %
-against a fully developed flow), and at the corners the end condition ∂v/∂x = 0 meets no slip on
-a sloping wall. n_z extra points are graded towards both ends, a distance
-
-    d = δ s²,  s ~ U(0, 1),  y ~ U(−R, R)                                                 (7)
-
-from the end (δ = ``end_zone_width``). The balance term (eq. 5) then weights each point by
-ρ_u/(ρ_u + ρ_z) (:meth:`SinusoidalPipe.balance_weights`) so that it stays an area average.
-
 Mirror symmetry (``symmetric: true``): geometry and boundary data are symmetric about y = 0,
 and so is the steady flow the FEM reference finds (u, p even in y, v and ψ odd). The network
 then sees (x, y²) (even in y) and the odd channels carry a factor η:
@@ -87,16 +77,19 @@ network cannot spend capacity on antisymmetric error modes.
 Seeds and end layers (measured, config ``sinusoidal_pipe_pinn.yaml``, 4000 steps, ~28 min on one
 CPU thread with the other core busy): seed 0 ends at velocity rel. L2 0.0085 (Q +0.8 %; without
 the symmetry the same seed ends at 0.043), but seeds 1 and 2 end at 0.63 and 0.16 (Q +59 % and
-+15 %). Their L-BFGS leaves the FEM branch after step ~1500: the inlet profile becomes more peaked
-than the outlet one, and the momentum-flux surplus pays for the larger wall shear of a larger Q;
-the soft end condition (end-shear residual 10× seed 0's) and the momentum equations are broken
-in thin end layers (fresh-point residuals 5-50× the core's within 0.005 of the ends). The same
-happens without the symmetry (seeds 1, 2: Q +14 %, +6 % at step 2250), with a 10× heavier end
-condition (seed 1: +22 % at step 2250) and with 500 end-zone points (eq. 7; seeds 1, 2: +27 %,
-+8 % at step 1750). The FEM reference is not the cause: it is mesh-converged, and prescribing
-p = p_ext exactly instead of the normal traction changes its Q by 0.2 %. A robust fit needs the
-end condition ∂v/∂x = 0 held exactly (it is incompatible with no slip at the sloping corners for
-any smooth ansatz, ψ_xx = τ_w R'²/(1 + R'²) there) or a resolved corner layer; neither is done.
++15 %). Their L-BFGS leaves the FEM branch (seed 2: Q within 2 % up to step 1500, +13 % at step
+2250): the inlet profile becomes more peaked than the outlet one (u_max 0.51 against FEM 0.38 at
+the inlet), and the momentum-flux surplus pays for the larger wall shear of a larger Q, while the
+soft end condition is broken (seed 1: end-shear residual 10× seed 0's). The same happens without
+the symmetry (seeds 1, 2: Q +14 %, +6 % at step 2250), with a 10× heavier end condition (seed 1:
++22 % at step 2250) and with 500 extra collocation points graded towards both ends (d = 0.03 s²,
+the balance term importance-weighted; seeds 1, 2: +27 %, +8 % at step 1750; the option was not
+kept). Fresh-point momentum residuals within 0.005 of the ends are 4-6× the core's (seed 2) and
+~100× (seed 0): no seed resolves the end layers. The FEM reference is not the cause: it is
+mesh-converged, and prescribing p = p_ext exactly instead of the normal traction changes its Q by
+0.2 %. A robust fit needs the end condition ∂v/∂x = 0 held exactly (it is incompatible with no
+slip at the sloping corners for any smooth ansatz, ψ_xx = τ_w R'²/(1 + R'²) there) or a resolved
+corner layer; neither is done.
 
 Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
 (Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by
@@ -131,8 +124,7 @@ class SinusoidalPipe(Problem):
                  p_out: float = 0.0, Re: float = 100.0, nu: float = 0.0, end_fraction: float = 0.02,
                  lift: str = "lubrication", periodic_network: bool = False, wall_period_features: bool = False,
                  balance_weight: float = 0.0, reference_h: float = 0.007,
-                 sampling: str = "sobol", symmetric: bool = False, end_zone_points: int = 0,
-                 end_zone_width: float = 0.03):
+                 sampling: str = "sobol", symmetric: bool = False):
         if not (0 < A < R0) or L <= 0 or N < 0 or Re <= 0 or p_in <= p_out:
             raise SciflowError(f"problem: sinusoidal_pipe needs 0 < A < R0, L > 0, N >= 0, Re > 0, p_in > p_out "
                                f"(got R0={R0}, A={A}, N={N}, L={L}, Re={Re}, p_in={p_in}, p_out={p_out})")
@@ -144,10 +136,6 @@ class SinusoidalPipe(Problem):
         if balance_weight < 0:
             raise SciflowError(f"problem.balance_weight must be >= 0, got {balance_weight}")
         self.balance_weight = float(balance_weight)
-        if end_zone_points < 0 or not 0 < end_zone_width < 0.5 * L:
-            raise SciflowError(f"problem: end_zone_points must be >= 0 and 0 < end_zone_width < L/2 "
-                               f"(got {end_zone_points}, {end_zone_width})")
-        self.end_zone_points, self.end_zone_width = int(end_zone_points), float(end_zone_width)
         self.R0, self.A, self.N, self.L = float(R0), float(A), int(N), float(L)
         self.p_in, self.p_out, self.Re = float(p_in), float(p_out), float(Re)
         self.end_fraction, self.sampling, self.reference_h = float(end_fraction), sampling, float(reference_h)
@@ -206,10 +194,7 @@ class SinusoidalPipe(Problem):
                 got.append(c)
                 total += c.shape[0]
             ends = self._section(torch.rand(n_end, generator=g) < 0.5, g)
-            pts = [torch.cat(got, 0)[:n - n_end], ends]
-            if self.end_zone_points:
-                pts.append(self._end_zones(self.end_zone_points, g))
-            return torch.cat(pts, 0)
+            return torch.cat([torch.cat(got, 0)[:n - n_end], ends], 0)
         t = torch.rand(n, generator=g, dtype=torch.float64)
         if region == "walls":
             x = t * self.L
@@ -218,24 +203,6 @@ class SinusoidalPipe(Problem):
         if region in ("inlet", "outlet"):
             return self._section(torch.full((n,), region == "outlet"), g)
         raise ValueError(f"{self.name}: unknown region '{region}' (interior, walls, inlet, outlet)")
-
-    def _end_zones(self, n: int, g) -> torch.Tensor:
-        """Eq. (7): n points graded towards both ends, distance d = δ s² (s uniform) from the end,
-        y uniform across the section; half at each end."""
-        s = torch.rand(n, generator=g, dtype=torch.float64)
-        d = self.end_zone_width * s * s
-        x = torch.where(torch.rand(n, generator=g) < 0.5, d, self.L - d)
-        y = (2 * torch.rand(n, generator=g, dtype=torch.float64) - 1) * self.radius(x)
-        return torch.stack([x, y], 1)
-
-    def balance_weights(self, x: torch.Tensor, n_uniform: int) -> torch.Tensor:
-        """Importance weights (N,) that make the mean over an interior sample (n_uniform area-uniform
-        points + the eq. (7) points) an area average: w = ρ_u / (ρ_u + ρ_z(x)), ρ_u = n_u/|Ω|
-        (|Ω| = 2 R0 L for integer N), ρ_z = (n_z/2) p(d)/(2R(x)), p(d) = 1/(2√(δ d))."""
-        d = torch.minimum(x[:, 0], self.L - x[:, 0]).clamp_min(1e-300)
-        pdf = 0.5 / torch.sqrt(self.end_zone_width * d)
-        ratio = (0.5 * self.end_zone_points * 2 * self.R0 * self.L / n_uniform) * pdf / (2 * self.radius(x[:, 0]))
-        return torch.where(d < self.end_zone_width, 1.0 / (1.0 + ratio), torch.ones_like(d))
 
     def _section(self, at_outlet: torch.Tensor, g) -> torch.Tensor:
         x = at_outlet.to(torch.float64) * self.L
@@ -252,10 +219,7 @@ class SinusoidalPipe(Problem):
         res["end_shear"] = on_end * out.d1[:, 0, 1]
         if self.balance_weight > 0:
             inside = 1.0 - on_end
-            n_uniform = x.shape[0] - int(on_end.sum()) - self.end_zone_points  # x is a training sample
-            if self.end_zone_points and n_uniform > 0:
-                inside = inside * self.balance_weights(x, n_uniform)
-            mean_x = (inside * res["momentum_x"]).sum() / inside.sum().clamp_min(1e-12)
+            mean_x = (inside * res["momentum_x"]).sum() / inside.sum().clamp_min(1.0)
             res["momentum_balance"] = math.sqrt(self.balance_weight) * mean_x.expand(x.shape[0])
         return res
 
