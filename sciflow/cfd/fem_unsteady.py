@@ -171,29 +171,43 @@ def dirichlet_values(th: TaylorHood, data: list[tuple[np.ndarray, object]]) -> t
 
 def solve_newton(
     th: TaylorHood, nu: float, dofs: np.ndarray, values: np.ndarray, x0: np.ndarray | None = None, tol: float = 1e-10,
-    max_iter: int = 25, rhs: np.ndarray | None = None,
+    max_iter: int = 25, rhs: np.ndarray | None = None, tie: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Steady NS by Newton from ``x0`` (default: the Stokes solution). Returns (x (n_dofs,), iterations).
 
-    ``rhs`` (n_dofs,): load vector, e.g. prescribed boundary tractions (default zero).
+    ``rhs`` (n_dofs,): load vector, e.g. prescribed boundary tractions or a body force (default zero).
+    ``tie`` = (slaves, masters): periodic constraints x[slaves] = x[masters] (masters free); the
+    system is solved on that constrained space, x = x_D + T z, with the Galerkin condition Tᵀ R = 0.
     Converged when the velocity update satisfies ‖δu‖_∞ ≤ tol·max(1, ‖u‖_∞).
     """
-    free = np.setdiff1d(np.arange(th.n_dofs), dofs)
-    x = np.zeros(th.n_dofs) if x0 is None else x0.copy()
+    n = th.n_dofs
+    slaves = np.zeros(0, dtype=np.int64) if tie is None else np.asarray(tie[0], dtype=np.int64)
+    free = np.setdiff1d(np.arange(n), np.concatenate([np.asarray(dofs, dtype=np.int64), slaves]))
+    col = np.full(n, -1)
+    col[free] = np.arange(free.size)
+    rows, cols = list(free), list(range(free.size))
+    if tie is not None:
+        masters = np.asarray(tie[1], dtype=np.int64)
+        if np.any(col[masters] < 0):
+            raise SciflowError("solve_newton: a tied dof's master is not free")
+        rows += slaves.tolist()
+        cols += col[masters].tolist()
+    T = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, free.size))
+    x = np.zeros(n) if x0 is None else x0.copy()
     x[dofs] = values
-    f = np.zeros(th.n_dofs) if rhs is None else rhs
+    f = np.zeros(n) if rhs is None else rhs
     if x0 is None:
         S = th.system(nu * th.L)
-        x[free] = factorize(S[free][:, free]).solve((f - S @ x)[free])
+        x += T @ factorize((T.T @ S @ T).tocsc()).solve(T.T @ (f - S @ x))
     nvel = 2 * th.n2
     for it in range(1, max_iter + 1):
         J, picard = th.newton_jacobian(nu, *th.split(x)[:2])
         R = picard @ x - f
-        dx = factorize(J[free][:, free]).solve(-R[free])
-        x[free] += dx
+        dx = T @ factorize((T.T @ J @ T).tocsc()).solve(-(T.T @ R))
+        x += dx
         if not np.all(np.isfinite(x)):
             raise SciflowError(f"Newton diverged at iteration {it} (nu={nu:g})")
-        step = np.abs(dx[free < nvel]).max(initial=0.0)
+        step = np.abs(dx[:nvel]).max(initial=0.0)
         if step <= tol * max(1.0, np.abs(x[:nvel]).max()):
             return x, it
     raise SciflowError(f"Newton did not converge within {max_iter} iterations (nu={nu:g}, last step {step:.2e})")

@@ -184,9 +184,12 @@ def dfg_channel_mesh(n_cyl: int = 64, h_max: float = 0.04, order: int = 2, grow:
 
 
 def sinusoidal_channel_mesh(
-    R0: float = 0.05, A: float = 0.005, N: int = 6, L: float = 1.0, h: float = 0.01, order: int = 2, n_wall: int | None = None
+    R0: float = 0.05, A: float = 0.005, N: int = 6, L: float = 1.0, h: float = 0.01, order: int = 2, n_wall: int | None = None,
+    periodic: bool = False,
 ) -> GmshMesh:
     """Channel ``0 ≤ x ≤ L``, ``|y| ≤ R(x) = R0 + A sin(2π N x / L)``, uniform cell size ``h``.
+
+    ``periodic``: the outlet's nodes are the inlet's translated by L (for periodic conditions).
 
     Each wall is a B-spline through ``n_wall`` points (default 40 per wavelength) of the exact
     curve; with ``order=2`` the mid-nodes are placed on that spline. Boundaries:
@@ -209,6 +212,8 @@ def sinusoidal_channel_mesh(
         c_in = geo.addLine(top[0], bot[0])
         geo.addPlaneSurface([geo.addCurveLoop([c_bot, c_out, c_top, c_in])])
         geo.synchronize()
+        if periodic:
+            gmsh.model.mesh.setPeriodic(1, [c_out], [c_in], [1, 0, 0, L, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
         gmsh.option.setNumber("Mesh.MeshSizeMax", h)
         gmsh.option.setNumber("Mesh.MeshSizeMin", h)
         mesh = _generate(gmsh, order)

@@ -125,8 +125,7 @@ class LagrangianObjective(PhysicsObjective):
         self.soft = False
 
     def loss(self, model, step: int):
-        if self.resample_every and step > 0 and step % self.resample_every == 0:
-            self._draw()
+        self.resample(step)
         out = model(self.x, self._ansatz(model))
         terms = self.problem.lagrangian_residual(self.x, out)
         total = 0.0

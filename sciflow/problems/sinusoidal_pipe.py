@@ -31,14 +31,9 @@ Q = Q₀(1 + a), so the momentum balance (not the lift) decides it. With g(η) =
 
 ψ = ±Q/2 on the walls (no penetration) and ∂ψ/∂η = 0 there (no slip), for any N and a.
 
-``periodic_network: true`` makes the network periodic in x with the wall period L/N (input
-embedding cos/sin 2πNx/L) and drops the end factor of p: then
-p(0, y) − p(L, y) = p_in − p_out holds exactly at every y, i.e. the driving pressure drop is
-imposed and the pressure level is fixed up to a constant (the flow is the spatially developed
-one; pressure is compared up to a constant, see the physics note above). In a short trial it
-lowered the residual loss 60-fold over the plain (x, y) network, which stays near the
-lubrication lift, but it solves a different problem: its p(0, y) varies across the inlet,
-while the FEM (and eq. 2) hold a uniform inlet pressure; it is not the default.
+``ends: periodic`` solves the spatially developed flow instead (see "Ends" below): the network
+is periodic in x with the wall period L/N (input embedding cos/sin 2πNx/L) and p's end factor is
+dropped, so p(0, y) − p(L, y) = p_in − p_out holds exactly at every y, and u(0, y) = u(L, y).
 ``wall_period_features: true`` instead feeds (x, y, cos 2πNx/L, sin 2πNx/L) to the network:
 the wall period is a feature, x stays an input, eq. (2)'s end conditions hold exactly.
 
@@ -63,7 +58,7 @@ x > 0.9, the core sampled as before, ended with Q 16 % high (velocity rel. L2 0.
 same training); the option was removed. On
 fresh points of the w = 10 run the momentum residuals are ~2e-3 (2 % of the driving gradient) over
 the whole pipe, 3-6× that within 0.02 of the inlet and 0.1 of the outlet. The flow rate is decided
-at the ends (see "Seeds and end layers" below).
+at the ends (see "Ends" below).
 
 Mirror symmetry (``symmetric: true``): geometry and boundary data are symmetric about y = 0,
 and so is the steady flow the FEM reference finds (u, p even in y, v and ψ odd). The network
@@ -74,30 +69,35 @@ then sees (x, y²) (even in y) and the odd channels carry a factor η:
 (primitive form: v's distance factor gets the η), so the symmetry holds to round-off and the
 network cannot spend capacity on antisymmetric error modes.
 
-Seeds and end layers (measured, config ``sinusoidal_pipe_pinn.yaml``, 4000 steps, ~28 min on one
-CPU thread with the other core busy): seed 0 ends at velocity rel. L2 0.0085 (Q +0.8 %; without
-the symmetry the same seed ends at 0.043), but seeds 1 and 2 end at 0.63 and 0.16 (Q +59 % and
-+15 %). Their L-BFGS leaves the FEM branch (seed 2: Q within 2 % up to step 1500, +13 % at step
-2250): the inlet profile becomes more peaked than the outlet one (u_max 0.51 against FEM 0.38 at
-the inlet), and the momentum-flux surplus pays for the larger wall shear of a larger Q, while the
-soft end condition is broken (seed 1: end-shear residual 10× seed 0's). The same happens without
-the symmetry (seeds 1, 2: Q +14 %, +6 % at step 2250), with a 10× heavier end condition (seed 1:
-+22 % at step 2250) and with 500 extra collocation points graded towards both ends (d = 0.03 s²,
-the balance term importance-weighted; seeds 1, 2: +27 %, +8 % at step 1750; the option was not
-kept). Fresh-point momentum residuals within 0.005 of the ends are 4-6× the core's (seed 2) and
-~100× (seed 0): no seed resolves the end layers. The FEM reference is not the cause: it is
-mesh-converged, and prescribing p = p_ext exactly instead of the normal traction changes its Q by
-0.2 %. A robust fit needs the end condition ∂v/∂x = 0 held exactly (it is incompatible with no
-slip at the sloping corners for any smooth ansatz, ψ_xx = τ_w R'²/(1 + R'²) there) or a resolved
-corner layer; neither is done.
+Ends (``ends``): the issue's data are the two end pressures; what else holds on the cuts x = 0
+and x = L decides the flow, and it decides it strongly here.
 
-Inlet/outlet (physics note): the FEM reference prescribes the traction ν ∂u/∂n − p n = −p_ext n
-(Heywood, Rannacher & Turek 1996). Eq. (2) prescribes p = p_ext instead; the two differ by
-ν ∂u/∂x at each end. Because N is an integer, R and R' are equal at x = 0 and x = L, so in
-the spatially developed flow ν ∂u/∂x is the same at both ends: the driving pressure drop, and
-hence the velocity, are unchanged, and the pressure differs by a constant (pressure is
-compared up to a constant). The tangential traction ν ∂v/∂x = 0 is kept as a soft residual
-``end_shear`` at collocation points on x = 0 and x = L (fraction ``end_fraction``).
+* ``traction`` (default): the do-nothing condition of the FEM reference,
+  ν ∂u/∂n − p n = −p_ext n (Heywood, Rannacher & Turek 1996). The PINN holds p = p_ext exactly
+  (eq. 2; prescribing that in the FEM instead changes Q by 0.2 %) and ∂v/∂x = 0 as the soft
+  residual ``end_shear`` (points on x = 0 and L, fraction ``end_fraction``). The cuts meet the
+  walls at a slope R' = 0.19, where ∂v/∂x = 0 and no slip are incompatible for smooth fields
+  (ψ_xx = τ_w R'²/(1 + R'²) at the corner): the FEM's wall shear at the inlet corner is singular,
+  u/d = 18.8, 21.4, 24.0 at wall distance d = 0.005, 0.0025, 0.0006 (h = 0.0035), and these corners
+  carry the entrance flow's 9 % flow-rate deficit against the developed flow below (Q = 0.02650
+  against 0.02905 at the same ν). Measured: seed 0 of ``sinusoidal_pipe_pinn.yaml`` (4000 steps,
+  28 min) ends at velocity rel. L2 0.0085 (Q +0.8 %), seeds 1 and 2 at 0.63 and 0.16 (Q +59 %,
+  +15 %). The fit is ill-conditioned: imposing on the FEM the ∂v/∂x that a PINN leaves on the
+  cuts for |η| < 0.8 (≤ 0.02 in size, a tangential traction 5e-5 of p_in) moves Q by +1.2 %; weighting down
+  the residuals within 0.01 of the four corners lets Q drift (+4.6 % at step 2250, seed 1);
+  holding ∂v/∂x = 0 with weight 10 on 5 % of the points, tapered by (1 − η²) towards the walls
+  (and the corners weighted down within 0.005),
+  sends seeds 1 and 2 both to Q +9.6 %, which is the developed flow; drawing new points every 100
+  steps does not stop the drift either (+7 % at step 1500). Prescribing the flow direction
+  instead (v = η R' u on the cuts, compatible with no slip) gave no steady FEM solution beyond
+  Re = 40: Newton continuation in ν failed there, the inlet profile sharpening as Re grew.
+* ``periodic``: the spatially developed flow (FEM recipe ``ends: periodic``, eq. P of
+  :mod:`sciflow.cfd.sinusoidal_pipe`). N is an integer, so the pipe is N copies of one wall
+  period; u is periodic and p less its mean gradient −(p_in − p_out)/L is periodic, the pressure
+  level set by a zero mean over the outlet section (inlet mean p_in). It is the flow the two end
+  pressures determine on their own, without the corner singularity; p(0, y) varies across the
+  section by ±0.8 % of p_in (streamline curvature at the wall slope), where the traction form holds
+  it uniform. Re = Q/ν = 100 sets ν = 2.777e-4 (the traction form: 2.650e-4).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class SinusoidalPipe(Problem):
 
     def __init__(self, R0: float = 0.05, A: float = 0.005, N: int = 6, L: float = 1.0, p_in: float = 0.1,
                  p_out: float = 0.0, Re: float = 100.0, nu: float = 0.0, end_fraction: float = 0.02,
-                 lift: str = "lubrication", periodic_network: bool = False, wall_period_features: bool = False,
+                 lift: str = "lubrication", ends: str = "traction", wall_period_features: bool = False,
                  balance_weight: float = 0.0, reference_h: float = 0.007,
                  sampling: str = "sobol", symmetric: bool = False):
         if not (0 < A < R0) or L <= 0 or N < 0 or Re <= 0 or p_in <= p_out:
@@ -144,12 +144,15 @@ class SinusoidalPipe(Problem):
                                  "p_in": self.p_in, "p_out": self.p_out}, scales={"length": "m", "velocity": "m/s"})
         self.domain = Rectangle(0.0, self.L, -(self.R0 + self.A), self.R0 + self.A)
         self._nu = float(nu) if nu > 0 else None
-        self.periodic_network = bool(periodic_network)
+        if ends not in ("traction", "periodic"):
+            raise SciflowError(f"problem.ends: '{ends}' is not 'traction' or 'periodic'")
+        self.ends = ends
+        self.periodic_network = ends == "periodic"
         self.symmetric = bool(symmetric)
         if self.symmetric:
             self.even_inputs = (1,)  # the network sees y² (eq. 6)
         if self.periodic_network and wall_period_features:
-            raise SciflowError("problem: periodic_network and wall_period_features exclude each other")
+            raise SciflowError("problem: ends: periodic and wall_period_features exclude each other")
         if self.periodic_network or wall_period_features:
             self.periodic_inputs = (self.L / max(self.N, 1), None)
             self.keep_periodic_inputs = bool(wall_period_features)
@@ -186,7 +189,7 @@ class SinusoidalPipe(Problem):
         """(n, 2) points: "interior" (uniform in the wavy channel + both end lines), "walls", "inlet", "outlet"."""
         g = generator
         if region == "interior":
-            n_end = int(self.end_fraction * n)
+            n_end = 0 if self.periodic_network else int(self.end_fraction * n)
             got, total = [], 0
             while total < n - n_end:
                 c = self.domain.sample_interior(int(1.2 * (n - n_end - total)) + 16, g, self.sampling)
@@ -216,7 +219,8 @@ class SinusoidalPipe(Problem):
         square is w · (eq. 5)²)."""
         res = navier_stokes_residual(out, self.nu)
         on_end = ((x[:, 0] <= 1e-9) | (x[:, 0] >= self.L - 1e-9)).to(x.dtype)
-        res["end_shear"] = on_end * out.d1[:, 0, 1]
+        if not self.periodic_network:  # no ends in the periodic form (eq. P)
+            res["end_shear"] = on_end * out.d1[:, 0, 1]
         if self.balance_weight > 0:
             inside = 1.0 - on_end
             mean_x = (inside * res["momentum_x"]).sum() / inside.sum().clamp_min(1.0)
@@ -290,5 +294,7 @@ class SinusoidalPipe(Problem):
 
         prm = {"R0": self.R0, "A": self.A, "N": self.N, "L": self.L, "p_in": self.p_in, "p_out": self.p_out,
                "Re": self.Re, "h": self.reference_h}
-        name = "sinusoidal_pipe_" + "_".join(f"{k}{v:g}" for k, v in prm.items()) + ".nc"
+        if self.ends != "traction":
+            prm["ends"] = self.ends
+        name = "sinusoidal_pipe_" + "_".join(f"{k}{v}" if isinstance(v, str) else f"{k}{v:g}" for k, v in prm.items()) + ".nc"
         return cached_recipe("sinusoidal_pipe_fem", prm, name, progress)

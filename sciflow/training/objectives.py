@@ -44,7 +44,10 @@ class PhysicsObjective:
     + w_bc mean(mask (u − g)²) at boundary points when the model's boundary conditions are soft.
 
     ``resample_every`` > 0 draws new collocation points every that many steps (from a
-    generator whose state is checkpointed, so resuming reproduces the same points).
+    generator whose state is checkpointed, so resuming reproduces the same points), once per
+    step however often the loss is evaluated in it (an L-BFGS line search evaluates it several
+    times); the trainer restarts L-BFGS's curvature memory after a draw, since its pairs were
+    measured on the old points.
     """
 
     def __init__(self, problem, model, interior_points: int = 2000, boundary_points: int = 400,
@@ -60,6 +63,7 @@ class PhysicsObjective:
     def setup(self, device, dtype, generator: torch.Generator, rank: int = 0, world: int = 1):
         self.device, self.dtype, self.generator = device, dtype, generator
         self.rank, self.world = rank, world
+        self._drawn_at = 0
         self._draw()
 
     def _draw(self):
@@ -80,9 +84,16 @@ class PhysicsObjective:
             self.ansatz = inner.make_ansatz(self.x) if hasattr(inner, "make_ansatz") else None
         return self.ansatz
 
+    def resample(self, step: int) -> bool:
+        """Draw new points if ``step`` is a resampling step not drawn for yet; True if it drew."""
+        if not self.resample_every or step == 0 or step % self.resample_every or step == self._drawn_at:
+            return False
+        self._drawn_at = step
+        self._draw()
+        return True
+
     def loss(self, model, step: int):
-        if self.resample_every and step > 0 and step % self.resample_every == 0:
-            self._draw()
+        self.resample(step)
         out = model(self.x, self._ansatz(model))
         residuals = self.problem.residual(self.x, out)
         terms = {}
@@ -100,13 +111,14 @@ class PhysicsObjective:
         return total, terms
 
     def state_dict(self):
-        d = {"x": self.x.cpu()}
+        d = {"x": self.x.cpu(), "drawn_at": self._drawn_at}
         if self.soft:
             d.update(xb=self.xb.cpu(), gb=self.gb.cpu(), mb=self.mb.cpu())
         return d
 
     def load_state_dict(self, d):
         self.x = d["x"].to(self.device, self.dtype)
+        self._drawn_at = int(d.get("drawn_at", 0))
         self.ansatz = None
         self.residual_weight = self.problem.residual_weight(self.x)
         if self.soft:

@@ -68,3 +68,28 @@ def test_dataset_carries_fields_and_attrs():
     # the pressure falls from inlet to outlet and the flow goes in +x
     assert np.nanmean(ds["p"].sel(x=0.1, method="nearest")) > np.nanmean(ds["p"].sel(x=0.9, method="nearest"))
     assert np.nanmin(ds["u"].values) > -1e-3 * np.nanmax(ds["u"].values)
+
+
+def test_periodic_ends_reduce_to_plane_poiseuille_for_flat_walls():
+    """Eq. (P) with A → 0: u = G (R0² − y²)/(2ν), v = 0, p = −G x + const with zero mean at x = L (P2/P1
+    holds the parabola exactly; the 1e-9 wall amplitude and round-off are all that is left)."""
+    G, nu = 0.1, NU_FIXED
+    flow = solve_pipe(A=1e-9, h=0.01, nu=nu, ends="periodic")
+    xs, ys = np.array([0.0, 0.05, 0.4, 1.0]), np.linspace(-0.049, 0.049, 9)
+    s = flow.sample(xs, ys)
+    u_exact = G * (0.05**2 - ys**2) / (2 * nu)
+    assert np.abs(s["u"] - u_exact[:, None]).max() < 1e-6 * u_exact.max()
+    assert np.abs(s["v"]).max() < 1e-6 * u_exact.max()
+    assert np.abs(s["p"] - (0.1 - G * xs)[None, :]).max() < 1e-8
+    assert flow.info["Q"] == pytest.approx(2 * G * 0.05**3 / (3 * nu), rel=1e-7)
+
+
+def test_periodic_ends_hold_the_pressure_drop_at_every_height_and_conserve_mass():
+    flow = solve_pipe(h=0.01, nu=NU_FIXED, ends="periodic")
+    ys = np.linspace(-0.049, 0.049, 15)
+    s = flow.sample(np.array([0.0, 1.0]), ys)
+    assert np.abs(s["p"][:, 0] - s["p"][:, 1] - 0.1).max() < 1e-12  # p(0, y) − p(L, y) = p_in − p_out
+    assert np.abs(s["u"][:, 0] - s["u"][:, 1]).max() < 1e-12
+    assert flow.info["Q_in"] == pytest.approx(flow.info["Q"], rel=1e-10)
+    for x0 in (0.03, 0.1, 0.5):
+        assert flow.section_flux(x0) == pytest.approx(flow.info["Q"], rel=2e-4), x0

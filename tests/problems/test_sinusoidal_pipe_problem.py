@@ -33,7 +33,7 @@ def test_sampler_stays_between_the_wavy_walls(problem):
 
 @pytest.mark.parametrize("periodic", [True, False])
 def test_hard_constraints_hold_on_walls_and_end_pressures(periodic):
-    problem = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "periodic_network": periodic})
+    problem = build_problem({"name": "sinusoidal_pipe", "nu": 3e-4, "ends": "periodic" if periodic else "traction"})
     torch.manual_seed(0)
     model = PINN(problem, width=16, depth=2).double()
     with torch.no_grad():
@@ -181,4 +181,5 @@ def test_symmetric_form_holds_the_mirror_symmetry_and_the_boundary_conditions(ou
     assert model.predict(problem.sample("outlet", 100, g))[:, 2].abs().max() < 1e-15
     with pytest.raises(SciflowError, match="even inputs"):
         MLP(2, 1, input_shift=[0.0, 0.5], even_inputs=[1])
+
 

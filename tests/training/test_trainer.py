@@ -58,3 +58,24 @@ def test_short_run_learns_poiseuille(tmp_path):
     m = evaluate(train(spec, out=tmp_path / "p", progress=False), progress=False)
     assert m["velocity_rel_l2"] < 1e-3
     assert m["p_rel_l2"] < 1e-2
+
+
+def test_resampling_draws_once_per_step():
+    """An L-BFGS line search evaluates the loss several times in one step: the points must not change
+    between those evaluations, only when a resampling step is first reached."""
+    from sciflow.models.registry import build_model
+    from sciflow.problems.base import build_problem
+    from sciflow.training.objectives import build_objective
+
+    problem = build_problem({"name": "poiseuille", "Re": 20})
+    model = build_model({"name": "pinn", "width": 8, "depth": 2}, problem).double()
+    obj = build_objective({"name": "physics", "interior_points": 64, "resample_every": 5}, problem, model)
+    obj.setup(torch.device("cpu"), torch.float64, torch.Generator().manual_seed(0))
+    x0 = obj.x.clone()
+    assert not obj.resample(4) and torch.equal(obj.x, x0)
+    obj.loss(model, 5)
+    x5 = obj.x.clone()
+    assert not torch.equal(x5, x0)
+    obj.loss(model, 5)
+    assert not obj.resample(5) and torch.equal(obj.x, x5)
+    assert obj.resample(10) and not torch.equal(obj.x, x5)
