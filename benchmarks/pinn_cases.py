@@ -6,8 +6,8 @@ series for the transient case). Rows of benchmarks/results/pinn_cases.json:
 ``{"case", "metric", "value", "reference", "train_seconds", "device"}`` where ``reference`` is
 the FEM value for forces and flow rates, and for errors the range the source work reports
 for its hard-BC PINNs (normalised L2 errors between 1e-4 and 1e-1). The markdown table adds
-the acceptance bar of each case. The configs take about 100 min on one CPU thread (cylinder 54,
-pipe 44, transient 0.5); ``--scale`` multiplies every phase's step count.
+the acceptance bar of each case. The configs take about 110 min on one CPU thread (cylinder 54,
+pipe 44, pipe_periodic 11, transient 0.5); ``--scale`` multiplies every phase's step count.
 
 ``--reuse`` evaluates a finished run already at ``<out>/<case>`` instead of training again,
 provided its saved spec equals the config's in every key that shapes the weights.
