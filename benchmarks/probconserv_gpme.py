@@ -53,7 +53,7 @@ def main(argv=None):
             if args.steps:
                 ov.append(f"training.phases.0.steps={args.steps}")
             print(f"== training {name} {kind}", flush=True)
-            run_dir = train(cfg, overrides=ov, out=Path(args.out) / f"{name}_{kind}", progress=True)
+            run_dir = train(cfg, overrides=ov, out=Path(args.out) / f"{name}_{kind}", progress=True, overwrite=True)
             run = load_run(run_dir)
             runs[kind] = (run, float(run.metrics()["elapsed_s"][-1]))
         anp_run, anp_s = runs["anp"]

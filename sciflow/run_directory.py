@@ -71,6 +71,7 @@ class RunLock:
         self.held = False
 
     def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         for _ in range(2):
             try:

@@ -159,15 +159,16 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 def _check_registered(spec: Spec, source: str):
     from sciflow.models.registry import model_class
     from sciflow.problems.base import problem_class
+    from sciflow.training.objectives import OBJECTIVES
 
-    for key, getter in (("problem", problem_class), ("model", model_class)):
+    for key, getter in (("problem", problem_class), ("model", model_class), ("objective", OBJECTIVES.get)):
         sec = spec.section(key)
         try:
             cls = getter(sec["name"])
         except SciflowError as exc:
             raise SciflowError(f"{source}: {exc}") from None
         params = inspect.signature(cls.__init__).parameters
-        allowed = set(params) - {"self", "problem"}
+        allowed = set(params) - {"self", "problem", "model"}
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         try:

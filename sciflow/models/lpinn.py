@@ -34,6 +34,7 @@ from sciflow.models.registry import register_model
 from sciflow.problems.base import Ansatz
 from sciflow.problems.jet import Jet
 from sciflow.training.objectives import PhysicsObjective, register_objective
+from sciflow.bounds import Depth, Every, Points, Width
 
 TWO_PI = 2.0 * math.pi
 
@@ -42,7 +43,7 @@ TWO_PI = 2.0 * math.pi
 class LagrangianPINN(nn.Module):
     boundary = "hard"
 
-    def __init__(self, problem, width: int = 32, depth: int = 4, activation: str = "tanh",
+    def __init__(self, problem, width: Width = 32, depth: Depth = 4, activation: str = "tanh",
                  characteristic_width: int = 0, characteristic_depth: int = 0, lagrangian_points: int = 2048):
         super().__init__()
         if not hasattr(problem, "lagrangian_residual"):
@@ -117,7 +118,7 @@ class LagrangianObjective(PhysicsObjective):
     Same keys, sampling, resampling and checkpoint state as ``physics``; initial conditions are hard.
     """
 
-    def __init__(self, problem, model, interior_points: int = 2000, resample_every: int = 0,
+    def __init__(self, problem, model, interior_points: Points = 2000, resample_every: Every = 0,
                  weights: dict | None = None):
         if not hasattr(problem, "lagrangian_residual"):
             raise TypeError(f"problem '{problem.name}' has no Lagrangian form")
