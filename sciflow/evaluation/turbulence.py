@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sciflow.resources import reference_table
 
-MKM_FILE = Path(__file__).resolve().parents[2] / "datasets" / "reference" / "mkm1999_channel_retau180_profiles.csv"
+MKM_TABLE = "mkm1999_channel_retau180_profiles"  # bundled datasets/reference/<name>.csv
 MKM_RE_TAU = 178.12
 
 
 def load_mkm(path=None) -> dict:
     """MKM (1999) Re_τ = 178.12 profiles: dict of arrays (y_over_h, y_plus, U_plus, *_rms_plus, uv_plus)."""
-    path = Path(path) if path else MKM_FILE
+    path = Path(path) if path else reference_table(MKM_TABLE)
     with open(path) as f:
         lines = [ln for ln in f if not ln.startswith("#")]
     names = lines[0].strip().split(",")
