@@ -59,7 +59,7 @@ def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, 
     A signal (SIGINT, SIGTERM, SIGUSR1) stops it the same way and raises ``Interrupted``
     (``exit_code`` 130, 143, 138), so a caller never mistakes a partial run for a finished one.
     """
-    from sciflow.run_directory import RunLock, check_writable, claim_new
+    from sciflow.training.run_directory import RunLock, check_writable, claim_new
 
     if resume and overwrite:
         raise SciflowError("--resume and --overwrite exclude each other")
@@ -91,7 +91,7 @@ def _as_dict(overrides) -> dict:
 
 def _resume_spec(run_dir: Path, overrides) -> Spec:
     """The run's saved spec with the overrides a resume accepts; refuses any other change."""
-    from sciflow.run_directory import record_spec_change
+    from sciflow.training.run_directory import record_spec_change
     from sciflow.spec import check_resume_changes
     from sciflow.training.checkpoint import load_checkpoint
 
@@ -264,7 +264,7 @@ def export_model(run_path: str | os.PathLike, out: str | os.PathLike, checkpoint
     from safetensors.torch import save_file
 
     from sciflow.data.io import atomic_write_text
-    from sciflow.run_directory import check_writable
+    from sciflow.training.run_directory import check_writable
     from sciflow.training.checkpoint import library_versions
 
     run = load_run(run_path, checkpoint)

@@ -94,16 +94,17 @@ def main(argv=None) -> int:
             import re
             import runpy
 
-            from sciflow.problems.reference_data import REPO_ROOT
+            # benchmarks live in a source checkout, not in the package: ./benchmarks, else the checkout holding sciflow/
+            import sciflow
 
-            bench_dir = REPO_ROOT / "benchmarks"
             if not re.fullmatch(r"[A-Za-z0-9_]+", args.name):
                 raise SciflowError(f"bench {args.name!r}: a benchmark is named by its file in benchmarks/ "
                                    "(letters, digits, '_'), e.g. pinn_cavity")
-            script = bench_dir / f"{args.name}.py"
-            if not script.is_file():
-                known = sorted(p.stem for p in bench_dir.glob("*.py") if not p.stem.startswith("_"))
-                raise SciflowError(f"benchmark not found: {args.name}; known: {known}")
+            folders = [Path("benchmarks"), Path(sciflow.__file__).resolve().parents[1] / "benchmarks"]
+            script = next((f / f"{args.name}.py" for f in folders if (f / f"{args.name}.py").exists()), None)
+            if script is None:
+                raise SciflowError(f"benchmark not found: {args.name}.py in {' or '.join(str(f) for f in folders)} "
+                                   "(benchmarks come with a source checkout of sciflow)")
             sys.argv = [str(script)] + args.args
             runpy.run_path(str(script), run_name="__main__")
     except Interrupted as exc:

@@ -64,8 +64,6 @@ class Training(_Strict):
     checkpoint_every: Count = Field(500, gt=0, le=10**9)
     log_every: Count = Field(10, gt=0, le=10**9)
     grad_clip: Optional[float] = Field(None, gt=0)
-    batch_size: Count = Field(16, gt=0, le=10**6)
-    num_workers: Count = Field(0, ge=0, le=256)
     validate_every: Count = Field(0, ge=0, le=10**9)
     tensorboard: bool = True
 
@@ -234,8 +232,13 @@ def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = N
 
 
 def load_spec(path: str | Path, overrides: dict | list | None = None) -> Spec:
-    """Load a YAML spec, apply overrides, validate. Errors name the file and the key path."""
-    path = Path(path)
+    """Load a YAML spec, apply overrides, validate. Errors name the file and the key path.
+
+    ``path`` is a spec file or the name of a bundled config (``cavity_re100_pinn``); a file wins.
+    """
+    from sciflow.resources import resolve_spec
+
+    path = resolve_spec(path)
     raw = strict_yaml.load_file(path, "spec file")
     if not isinstance(raw, dict):
         raise SciflowError(f"{path}: a spec must be a mapping of keys, got {type(raw).__name__}")

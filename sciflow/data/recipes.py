@@ -1,4 +1,4 @@
-"""Dataset recipes: a YAML file in ``datasets/`` names a registered recipe and its parameters.
+"""Dataset recipes: a YAML file (bundled ones in ``sciflow/resources/datasets/``) names a registered recipe and its parameters.
 
 A recipe file looks like::
 
@@ -51,9 +51,11 @@ def parse_value(text: str):
 
 
 def load_recipe(path: str | os.PathLike) -> dict:
+    """A recipe file (or the name of a bundled recipe, e.g. ``cavity``) as a dict with ``params`` and ``file``."""
     from sciflow import strict_yaml
+    from sciflow.resources import resolve_recipe
 
-    path = Path(path)
+    path = resolve_recipe(path)
     spec = strict_yaml.load_file(path, "recipe file")
     spec = {} if spec is None else spec
     if not isinstance(spec, dict):

@@ -10,7 +10,7 @@ import pytest
 
 from sciflow.api import evaluate, train
 from sciflow.errors import SciflowError
-from sciflow.run_directory import RunLock
+from sciflow.training.run_directory import RunLock
 from sciflow.spec import spec_from_dict
 
 from .conftest import TINY, run_cli
