@@ -59,8 +59,6 @@ class Training(_Strict):
     checkpoint_every: int = Field(500, gt=0)
     log_every: int = Field(10, gt=0)
     grad_clip: Optional[float] = None
-    batch_size: int = Field(16, gt=0)
-    num_workers: int = Field(0, ge=0)
     validate_every: int = Field(0, ge=0)
     tensorboard: bool = True
 

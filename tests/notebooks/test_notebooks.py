@@ -40,7 +40,7 @@ def _lpinn(m):
 
 
 def _probconserv(m):
-    assert m["ProbConserv/conservation_error_max"] <= 1e-12
+    assert m["grid/ProbConserv/conservation_error_max"] <= 1e-12
 
 
 #: notebook → (tiny spec of the run it explores, check of that run's evaluation/metrics.json)
