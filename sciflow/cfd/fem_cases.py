@@ -9,6 +9,7 @@ zero mean over the grid points.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -148,19 +149,25 @@ def grid_dataset(sol: FEMSolution, x: np.ndarray, y: np.ndarray) -> xr.Dataset:
     )
 
 
+# Size bounds: a mesh of 512 cells per side is ~1.6M Taylor-Hood unknowns (the sparse LU needs
+# tens of GiB); an output grid of 4097² is 0.4 GB per field.
+MAX_MESH, MAX_GRID = 512, 4097
+
+
 def _params(params: dict, defaults: dict, recipe: str) -> dict:
     unknown = set(params) - set(defaults)
     if unknown:
         raise SciflowError(f"recipe '{recipe}': unknown parameter(s) {sorted(unknown)}; allowed: {sorted(defaults)}")
     out = {**defaults, **params}
-    for key in ("mesh", "grid"):
-        if key in out and (not isinstance(out[key], int) or out[key] < 2):
-            raise SciflowError(f"recipe '{recipe}': parameter '{key}' must be an integer ≥ 2, got {out[key]!r}")
+    for key, most in (("mesh", MAX_MESH), ("grid", MAX_GRID)):
+        if key in out and (not isinstance(out[key], int) or isinstance(out[key], bool) or not 2 <= out[key] <= most):
+            raise SciflowError(f"recipe '{recipe}': parameter '{key}' must be an integer from 2 to {most}, "
+                               f"got {out[key]!r}")
     try:
         out["Re"] = float(out["Re"])
     except (TypeError, ValueError):
         raise SciflowError(f"recipe '{recipe}': parameter 'Re' must be a number, got {out['Re']!r}") from None
-    if out["Re"] <= 0:
+    if not math.isfinite(out["Re"]) or out["Re"] <= 0:
         raise SciflowError(f"recipe '{recipe}': parameter 'Re' must be positive, got {out['Re']}")
     return out
 

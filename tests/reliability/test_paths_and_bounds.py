@@ -94,3 +94,25 @@ def test_spec_path_that_is_a_directory_points_to_resume(tmp_path):
 def test_bad_overrides_are_one_error(tmp_path, tiny_spec, override, message):
     res = run_cli("train", tiny_spec(), "--quiet", "--set", override, cwd=tmp_path)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("mesh=100000", "parameter 'mesh' must be an integer from 2 to"),
+    ("grid=1000000", "parameter 'grid' must be an integer from 2 to"),
+    ("Re=.nan", "parameter 'Re' must be a finite number"),
+])
+def test_recipe_sizes_are_bounded_before_solving(tmp_path, override, message):
+    res = run_cli("data", "make", "cavity", "--set", override, "--out", tmp_path / "x.nc", "--quiet", cwd=tmp_path)
+    assert res.returncode == 2 and message in res.stderr and not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[a, b]", "a recipe must be a mapping"),
+    ("recipe: cavity_fem\nparams: [1, 2]\n", "params: a mapping"),
+    ("recipe: {cavity_fem\n", "not valid YAML"),
+    ("recipe: !!python/object/apply:os.system [ls]\n", "not valid YAML"),
+])
+def test_malformed_recipes_are_one_error(tmp_path, content, message):
+    (tmp_path / "r.yaml").write_text(content)
+    res = run_cli("data", "make", "r.yaml", "--quiet", cwd=tmp_path)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
