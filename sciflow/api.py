@@ -138,14 +138,19 @@ def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
 
 # ---------------------------------------------------------------- a cache of trained runs
 # ``cached_run(spec, root)`` looks in ``root/<name>-<hash>`` (hash: the first 8 hex digits of the
-# SHA-256 of the spec's canonical JSON, every key and default included): a complete run
+# SHA-256 of the canonical JSON of the spec's training part — every key and default except the
+# ``evaluation`` section, which does not change the weights): a complete run
 # (``checkpoints/last.pt`` at the spec's total step count, its saved spec equal to ``spec``) is
 # loaded, an interrupted one resumed, anything else trained. A changed spec (budget, seed, width)
 # lands in another directory and never reuses weights trained under other settings.
 
+def _training_part(spec: Spec) -> dict:
+    return {k: v for k, v in spec.to_dict().items() if k != "evaluation"}
+
+
 def spec_hash(spec: Spec) -> str:
-    """8 hex digits of the SHA-256 of the spec's canonical JSON."""
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    """8 hex digits of the SHA-256 of the canonical JSON of the spec without its evaluation section."""
+    return hashlib.sha256(json.dumps(_training_part(spec), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def total_steps(spec) -> int:
@@ -161,7 +166,7 @@ def cached_run(spec, root, progress: bool = True):
     """(Run, reused) for ``spec``: loaded from the cache when complete, else resumed or trained there."""
     run_dir = cache_dir(spec, root)
     last = run_dir / "checkpoints" / "last.pt"
-    if last.exists() and load_spec(run_dir / "spec.yaml").to_dict() == spec.to_dict():
+    if last.exists() and _training_part(load_spec(run_dir / "spec.yaml")) == _training_part(spec):
         run = load_run(run_dir)
         if run.step >= total_steps(spec):
             return run, True
