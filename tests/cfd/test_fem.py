@@ -294,3 +294,17 @@ def test_graded_mesh_spacing_and_recipe_grading(tmp_path):
         run_recipe("cavity_fem", {"Re": 10, "mesh": 4, "grid": 5, "grading": 1.0}, progress=False)
     ds = run_recipe("cavity_fem", {"Re": 10, "mesh": 8, "grid": 9, "grading": 0.5}, progress=False)
     assert json.loads(ds.attrs["parameters"])["grading"] == 0.5 and float(ds["u"].sel(x=0.5, y=1.0)) == 1.0
+
+
+def test_point_location_on_a_strongly_graded_mesh():
+    """Near a wall of a graded mesh the containing cell can lie beyond the 8 nearest centroids
+    (it failed at (0.992188, 0.546875) on 128² with g = 0.5): located, and a P1 probe
+    reproduces a linear function there to round-off."""
+    from skfem import Basis, ElementTriP1
+
+    from sciflow.cfd.fem import probe_matrix
+
+    basis = Basis(graded_square_mesh(128, 0.5), ElementTriP1())
+    pts = np.array([[0.992188, 0.0078, 0.5, 0.9999], [0.546875, 0.9921, 0.5, 0.0001]])
+    f = 2.0 * basis.doflocs[0] - 3.0 * basis.doflocs[1] + 0.5
+    np.testing.assert_allclose(probe_matrix(basis, pts) @ f, 2.0 * pts[0] - 3.0 * pts[1] + 0.5, atol=1e-12)
