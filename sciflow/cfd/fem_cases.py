@@ -10,7 +10,6 @@ zero mean over the grid points.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -22,6 +21,7 @@ from sciflow.cfd.fem import FEMSolution, solve_steady_ns
 from sciflow.data.io import provenance
 from sciflow.data.recipes import register_recipe
 from sciflow.errors import SciflowError
+from sciflow.resources import has_reference_table, reference_table
 
 #: Reynolds numbers visited on the way to a high target Re (those below the target are used).
 CONTINUATION_RE = (100.0, 400.0, 1000.0, 2000.0, 3200.0, 5000.0, 7500.0, 10000.0)
@@ -249,7 +249,6 @@ def kovasznay_recipe(params: dict, progress: bool = True) -> xr.Dataset:
 
 
 # ------------------------------------------------------------ published reference
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "reference"
 #: Known misprints in Ghia et al. (1982) Tables I/II, excluded from comparisons: {Re: [coordinate, ...]}.
 GHIA_MISPRINTS_U = {3200: [0.4531]}  # printed −0.86636; the profile and later copies give −0.08664
 GHIA_MISPRINTS_V = {400: [0.9063]}
@@ -264,10 +263,10 @@ def _read_table(path: Path) -> np.ndarray:
 def _centerline_tables(prefix: str, Re: int, author: str) -> dict[str, np.ndarray]:
     out = {}
     for name, coord in (("u_vertical", "y"), ("v_horizontal", "x")):
-        path = REFERENCE_DIR / f"{prefix}_cavity_{name}_centerline_re{int(Re)}.csv"
-        if not path.exists():
-            raise SciflowError(f"no {author} table for Re={Re}: {path} not found")
-        table = _read_table(path)
+        table_name = f"{prefix}_cavity_{name}_centerline_re{int(Re)}"
+        if not has_reference_table(table_name):
+            raise SciflowError(f"no {author} table for Re={Re}: {table_name}.csv is not a bundled reference table")
+        table = _read_table(reference_table(table_name))
         out[coord], out[name[0]] = table[:, 0], table[:, 1]
     return out
 
@@ -290,7 +289,7 @@ def botella_peyret_centerlines() -> dict[str, np.ndarray]:
 
 def botella_peyret_extrema() -> dict[str, tuple[float, float]]:
     """Botella & Peyret (1998) Re=1000 centreline extrema {``u_min``/``v_max``/``v_min``: (value, location)}."""
-    path = REFERENCE_DIR / "botella1998_cavity_extrema_re1000.csv"
+    path = reference_table("botella1998_cavity_extrema_re1000")
     rows = [ln.split(",") for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")][1:]
     return {r[0]: (float(r[1]), float(r[2])) for r in rows}
 
