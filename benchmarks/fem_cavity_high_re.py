@@ -11,7 +11,7 @@ PINN's velocity rel. L2 is measured in.
 
     python benchmarks/fem_cavity_high_re.py [--meshes 48 64 96 128] [--grading 0.5]
 
-Writes benchmarks/results/fem_cavity_high_re.json and .md.
+Writes benchmarks/results/fem_cavity_high_re.json and .md after every mesh.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ def main(argv=None) -> int:
 
     from sciflow.cfd.fem_cases import (botella_peyret_centerlines, botella_peyret_extrema, cavity_solution,
                                        centerline_deviation, centerline_extrema, ghia_deviation, grid_dataset)
-    from sciflow.data.io import atomic_write_text, json_ready
 
     g = np.linspace(0.0, 1.0, args.grid)
     rows, fields = [], {}
@@ -72,8 +71,19 @@ def main(argv=None) -> int:
             fields[(n, Re)] = np.stack([ds["u"].values, ds["v"].values])
             rows.append(row)
             print(row, flush=True)
+        _write(args, rows, fields)  # after every mesh: a stopped run keeps the meshes it finished
+    return 0
+
+
+def _write(args, rows, fields):
+    import numpy as np
+    import scipy
+
+    from sciflow.data.io import atomic_write_text, json_ready
+
+    meshes = [n for n in args.meshes if any(r["mesh"] == n for r in rows)]
     for Re in args.report:
-        for a, b in zip(args.meshes[:-1], args.meshes[1:]):
+        for a, b in zip(meshes[:-1], meshes[1:]):
             fa, fb = fields[(a, Re)], fields[(b, Re)]
             change = float(np.linalg.norm(fa - fb) / np.linalg.norm(fb))
             next(r for r in rows if r["mesh"] == a and r["Re"] == Re)["velocity_rel_l2_change_to_next_mesh"] = change
@@ -109,7 +119,6 @@ def main(argv=None) -> int:
                       else f"{r['ghia_max_dev']:.4f} | – | ") + f"{r['loadavg_1min_start']:.1f} |"
     atomic_write_text(RESULTS / "fem_cavity_high_re.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":

@@ -308,3 +308,13 @@ def test_point_location_on_a_strongly_graded_mesh():
     pts = np.array([[0.992188, 0.0078, 0.5, 0.9999], [0.546875, 0.9921, 0.5, 0.0001]])
     f = 2.0 * basis.doflocs[0] - 3.0 * basis.doflocs[1] + 0.5
     np.testing.assert_allclose(probe_matrix(basis, pts) @ f, 2.0 * pts[0] - 3.0 * pts[1] + 0.5, atol=1e-12)
+
+
+def test_cavity_recipe_reaches_re3200(tmp_path):
+    """The cavity recipe file at Re 3200 (--set Re=3200): continuation 100 → 400 → 1000 → 2000
+    → 3200 converges (coarse graded mesh here) and writes u, v, p on (y, x) with the lid BC."""
+    out = make_dataset(ROOT / "datasets" / "cavity.yaml", {"Re": 3200, "mesh": 16, "grading": 0.5, "grid": 17},
+                       out=tmp_path / "cav3200.nc", progress=False)
+    ds = read_dataset(out, required=("u", "v", "p"))
+    assert ds.attrs["Re"] == 3200.0 and len(ds.attrs["newton_iterations"]) == 5
+    assert ds["u"].dims == ("y", "x") and float(ds["u"].sel(x=0.5, y=1.0)) == 1.0
