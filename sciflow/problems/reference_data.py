@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sciflow.data.io import read_dataset, write_dataset
+from sciflow.data.io import check_writable, read_dataset, write_dataset
 from sciflow.data.recipes import data_dir, run_recipe
 from sciflow.resources import reference_table, resolve_recipe
 
@@ -13,6 +13,7 @@ def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = Tru
     """Load ``<data dir>/<filename>``; if it is missing, run ``recipe`` and write it first."""
     path = data_dir() / filename
     if not path.exists():
+        check_writable(path.parent, "data directory")
         if progress:
             print(f"reference data {path} not found: making it with recipe '{recipe}' {params}", flush=True)
         write_dataset(run_recipe(recipe, params, progress=progress), path)
