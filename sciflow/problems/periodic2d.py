@@ -5,7 +5,7 @@ The PDE (Li et al., FNO, ICLR 2021, eq. 14) on the unit torus [0, 1)²:
     ∂_t ω + u·∇ω = ν Δω + f,   u = (∂_y ψ, −∂_x ψ),   −Δψ = ω,   f = 0.1 (sin 2π(x+y) + cos 2π(x+y)).
 
 Trajectories come from the ``ns2d`` recipe (:mod:`sciflow.cfd.spectral2d`): ``vorticity
-(sample, t, x, y)`` with a ``split`` label per sample.  The learning task is the solution
+(sample, t, y, x)`` in the file (CF order), read as ``(sample, t, x, y)``, with a ``split`` label per sample.  The learning task is the solution
 operator ``ω(t−t_in+1 … t) ↦ ω(t+1)``, applied autoregressively to forecast ``horizon`` frames.
 
 Conservation law: ω is the curl of a periodic velocity, so its mean over the torus vanishes
@@ -65,6 +65,8 @@ class PeriodicNS2D(Problem):
             from sciflow.problems.reference_data import cached_recipe
 
             ds = cached_recipe("ns2d", self.recipe_params, self.filename, progress=progress)
+            # files are in CF order (sample, t, y, x); the operator works on (sample, t, x, y)
+            ds = ds.transpose("sample", "t", "x", "y", ..., missing_dims="ignore")
             k = self.subsample
             self._ds = ds.isel(x=slice(None, None, k), y=slice(None, None, k)) if k > 1 else ds
         return self._ds
