@@ -1,7 +1,9 @@
 """Steady incompressible 2D Navier-Stokes by Taylor-Hood finite elements (scikit-fem).
 
 Generic API (used by the cavity/channel/Kovasznay cases in ``fem_cases.py`` and by
-other solvers such as the DFG cylinder benchmark)::
+other solvers such as the DFG cylinder benchmark; this module imports none of them, the
+cases and their dataset recipes live one layer up and register when ``sciflow.data.recipes``
+loads its recipe modules)::
 
     from sciflow.cfd.fem import solve_steady_ns
     sol = solve_steady_ns(mesh, nu=1e-2, dirichlet={"lid": (1.0, 0.0), "walls": (0.0, 0.0)})
@@ -401,6 +403,3 @@ def _at_quadrature_points(basis: Basis, fn: Callable[[np.ndarray], np.ndarray]):
     """Evaluate ``fn`` at the quadrature points of ``basis``: returns array (2, n_elems, n_qp)."""
     return np.asarray(fn(basis.global_coordinates().value), dtype=float)
 
-
-# Case definitions and dataset recipes (cavity, Poiseuille, Kovasznay) register on import.
-from sciflow.cfd import fem_cases as _fem_cases  # noqa: E402,F401

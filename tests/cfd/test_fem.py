@@ -81,6 +81,16 @@ def test_ghia_tables_are_the_published_ones():
     assert g1000["v_valid"].all()
 
 
+def test_solver_module_does_not_import_its_cases():
+    """Layering: the generic solver (fem.py) imports no case module; fem_cases.py builds on it."""
+    import subprocess
+    import sys
+
+    code = "import sys, sciflow.cfd.fem; print('sciflow.cfd.fem_cases' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 # ----------------------------------------------------------------- Poiseuille
 def test_poiseuille_exact_to_round_off():
     """P2/P1 contains u = 4y(1−y), p = 8(L−x)/Re: nodal and pointwise errors ≤ 1e-10,
