@@ -38,7 +38,8 @@ from sciflow.cfd.channel_dns import ChannelConfig, ChannelSolver  # noqa: E402
 from sciflow.cfd.channel_initial import turbulent_initial_condition  # noqa: E402
 from sciflow.data.io import atomic_write_text, json_ready  # noqa: E402
 from sciflow.errors import SciflowError  # noqa: E402
-from sciflow.evaluation.turbulence import channel_statistics, compare_with_mkm, plot_profiles  # noqa: E402
+from sciflow.cfd.channel_stats import channel_statistics  # noqa: E402
+from sciflow.evaluation.turbulence import compare_with_mkm, plot_profiles  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RE_TAU = 178.12

@@ -93,11 +93,14 @@ def main(argv=None) -> int:
             import runpy
             from pathlib import Path
 
-            from sciflow.problems.reference_data import REPO_ROOT
+            # benchmarks live in a source checkout, not in the package: ./benchmarks, else the checkout holding sciflow/
+            import sciflow
 
-            script = REPO_ROOT / "benchmarks" / f"{args.name}.py"
-            if not script.exists():
-                raise SciflowError(f"benchmark not found: {script}")
+            folders = [Path("benchmarks"), Path(sciflow.__file__).resolve().parents[1] / "benchmarks"]
+            script = next((f / f"{args.name}.py" for f in folders if (f / f"{args.name}.py").exists()), None)
+            if script is None:
+                raise SciflowError(f"benchmark not found: {args.name}.py in {' or '.join(str(f) for f in folders)} "
+                                   "(benchmarks come with a source checkout of sciflow)")
             sys.argv = [str(script)] + args.args
             runpy.run_path(str(script), run_name="__main__")
     except SciflowError as exc:

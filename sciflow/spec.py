@@ -59,8 +59,6 @@ class Training(_Strict):
     checkpoint_every: int = Field(500, gt=0)
     log_every: int = Field(10, gt=0)
     grad_clip: Optional[float] = None
-    batch_size: int = Field(16, gt=0)
-    num_workers: int = Field(0, ge=0)
     validate_every: int = Field(0, ge=0)
     tensorboard: bool = True
 
@@ -182,10 +180,13 @@ def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = N
 
 
 def load_spec(path: str | Path, overrides: dict | list | None = None) -> Spec:
-    """Load a YAML spec, apply overrides, validate. Errors name the file and the key path."""
-    path = Path(path)
-    if not path.exists():
-        raise SciflowError(f"spec file not found: {path}")
+    """Load a YAML spec, apply overrides, validate. Errors name the file and the key path.
+
+    ``path`` is a spec file or the name of a bundled config (``cavity_re100_pinn``); a file wins.
+    """
+    from sciflow.resources import resolve_spec
+
+    path = resolve_spec(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

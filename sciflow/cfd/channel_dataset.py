@@ -139,7 +139,7 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
 
         s.stats = ChannelStatsAccumulator(s)
         s.stats.add(s)
-    from sciflow.evaluation.turbulence import channel_statistics
+    from sciflow.cfd.channel_stats import channel_statistics
 
     st = channel_statistics(s.stats.result())
     splits = _splits(n_traj, p["split_fractions"])

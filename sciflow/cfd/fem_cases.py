@@ -10,7 +10,6 @@ zero mean over the grid points.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -22,6 +21,7 @@ from sciflow.cfd.fem import FEMSolution, solve_steady_ns
 from sciflow.data.io import provenance
 from sciflow.data.recipes import register_recipe
 from sciflow.errors import SciflowError
+from sciflow.resources import has_reference_table, reference_table
 
 #: Reynolds numbers visited on the way to a high target Re (those below the target are used).
 CONTINUATION_RE = (100.0, 400.0, 1000.0, 2000.0, 3200.0, 5000.0, 7500.0, 10000.0)
@@ -218,7 +218,6 @@ def kovasznay_recipe(params: dict, progress: bool = True) -> xr.Dataset:
 
 
 # ------------------------------------------------------------ published reference
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "datasets" / "reference"
 #: Known misprints in Ghia et al. (1982) Table II, excluded from comparisons: {Re: [x, ...]}.
 GHIA_MISPRINTS_V = {400: [0.9063]}
 
@@ -229,9 +228,10 @@ def ghia_centerlines(Re: int) -> dict[str, np.ndarray]:
     drops known misprints (Re 400, x=0.9063)."""
     out = {}
     for name, coord in (("u_vertical", "y"), ("v_horizontal", "x")):
-        path = REFERENCE_DIR / f"ghia1982_cavity_{name}_centerline_re{int(Re)}.csv"
-        if not path.exists():
-            raise SciflowError(f"no Ghia (1982) table for Re={Re}: {path} not found")
+        table_name = f"ghia1982_cavity_{name}_centerline_re{int(Re)}"
+        if not has_reference_table(table_name):
+            raise SciflowError(f"no Ghia (1982) table for Re={Re}: {table_name}.csv is not a bundled reference table")
+        path = reference_table(table_name)
         rows = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
         table = np.array([[float(c) for c in ln.split(",")] for ln in rows[1:]])  # rows[0]: header
         out[coord], out[name[0]] = table[:, 0], table[:, 1]

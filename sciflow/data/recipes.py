@@ -1,4 +1,4 @@
-"""Dataset recipes: a YAML file in ``datasets/`` names a registered recipe and its parameters.
+"""Dataset recipes: a YAML file (bundled ones in ``sciflow/resources/datasets/``) names a registered recipe and its parameters.
 
 A recipe file looks like::
 
@@ -48,9 +48,10 @@ def parse_value(text: str):
 
 
 def load_recipe(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise SciflowError(f"recipe file not found: {path}")
+    """A recipe file (or the name of a bundled recipe, e.g. ``cavity``) as a dict with ``params`` and ``file``."""
+    from sciflow.resources import resolve_recipe
+
+    path = resolve_recipe(path)
     with open(path) as f:
         spec = yaml.safe_load(f) or {}
     unknown = set(spec) - {"recipe", "file", "params", "description"}

@@ -25,10 +25,11 @@ def predict_on_grid(model, ds, dtype=torch.float64):
 
 def ghia_deviation(model, re: float) -> dict | None:
     """Max |model − Ghia| over the interior table points, on both centrelines (None if no table)."""
-    from sciflow.problems.reference_data import REFERENCE_TABLES, read_table
+    from sciflow.problems.reference_data import read_table
+    from sciflow.resources import has_reference_table
 
     tag = f"re{int(re)}"
-    if not (REFERENCE_TABLES / f"ghia1982_cavity_u_vertical_centerline_{tag}.csv").exists():
+    if not has_reference_table(f"ghia1982_cavity_u_vertical_centerline_{tag}"):
         return None
     cu, _ = read_table(f"ghia1982_cavity_u_vertical_centerline_{tag}")
     cv, _ = read_table(f"ghia1982_cavity_v_horizontal_centerline_{tag}")

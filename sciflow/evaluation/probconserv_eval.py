@@ -1,6 +1,15 @@
 """Evaluation of ProbConserv runs (evaluator ``probconserv``; GPME problems select it).
 
-For the run's test parameter θ (``problem.param``) it draws ``functions`` test functions with
+Two protocols, chosen by ``evaluation.protocols`` (default both):
+
+* ``grid`` (below): metrics averaged over the whole uniform (nt, nx) grid, test parameter
+  ``problem.param``;
+* ``paper``: the ProbConserv paper's protocol (time slice, every test value, 50 test functions,
+  mean ± standard error, front-position distribution), :mod:`sciflow.evaluation.probconserv_protocol`,
+  options under ``evaluation.paper`` (``functions``, ``nx``, ``samples``, ``front_samples``,
+  ``test_values``, ``seed``).
+
+``grid``: for the run's test parameter θ it draws ``functions`` test functions with
 random contexts (fixed seed), predicts on a uniform (nt, nx) grid and applies each variant:
 
 * ``ANP`` (or ``SoftC`` when the run trained with a residual penalty): the raw prediction,
@@ -153,24 +162,51 @@ def mass_figure(arrays: dict, G_weights_x: np.ndarray, path, title: str = "") ->
     return Path(path)
 
 
+PROTOCOLS = ("grid", "paper")
+PAPER_KEYS = ("functions", "nx", "samples", "front_samples", "test_values", "seed")
+
+
 @register_evaluator("probconserv")
 def evaluate_probconserv(run, out: Path, progress: bool = True):
+    from sciflow.errors import SciflowError
+    from sciflow.evaluation.probconserv_protocol import evaluate_paper_protocol, front_density_figure
     from sciflow.problems.porous_medium import trapezoid_weights
 
     ev = run.spec.evaluation
     problem, model = run.problem, run.model
     softc = float(run.spec.section("objective").get("residual_weight", 0.0) or 0.0) > 0
     variants = variants_for(model, softc)
+    protocols = ev.get("protocols", list(PROTOCOLS))
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad or not protocols:
+        raise SciflowError(f"evaluation.protocols: {bad or protocols} — expected a non-empty list from {PROTOCOLS}")
+    paper = dict(ev.get("paper") or {})
+    unknown = sorted(set(paper) - set(PAPER_KEYS))
+    if unknown:
+        raise SciflowError(f"evaluation.paper: unknown key(s) {unknown} (known: {list(PAPER_KEYS)})")
+    flat, figs = {}, {}
+    title = f"{problem.name}, {problem.param_name} = {problem.param:g}"
+    if "paper" in protocols:
+        rows, fronts = evaluate_paper_protocol(model, problem, variants, **paper)
+        for r in rows:
+            key = f"paper/{problem.param_name}={r['test_value']:g}/{r['variant']}"
+            for k, v in r.items():
+                if k not in ("test_value", "variant"):
+                    flat[f"{key}/{k}"] = v
+        if fronts:
+            figs["Front position at t of interest: predicted density against the exact front"] = front_density_figure(
+                fronts, out / "front_density.png", f"{problem.name}: front position at t = {problem.t_of_interest:g}")
+    if "grid" not in protocols:
+        return flat, figs
     grid = tuple(ev.get("grid", (101, 101)))
     metrics, arrays = evaluate_gpme(model, problem, variants, int(ev.get("functions", 20)), grid,
                                     int(ev.get("samples", getattr(model, "samples", 32))), int(ev.get("seed", 2023)))
-    flat = {"exact_quadrature_error": metrics.pop("exact_quadrature_error"), "test_parameter": problem.param,
-            "grid": f"{grid[0]}x{grid[1]}"}
+    flat.update({"grid/exact_quadrature_error": metrics.pop("exact_quadrature_error"),
+                 "grid/test_parameter": problem.param, "grid/grid": f"{grid[0]}x{grid[1]}"})
     for label, m in metrics.items():
         for k, v in m.items():
-            flat[f"{label}/{k}"] = v
-    title = f"{problem.name}, {problem.param_name} = {problem.param:g}"
+            flat[f"grid/{label}/{k}"] = v
     w = trapezoid_weights(torch.as_tensor(arrays["x"], dtype=torch.float64)).numpy()
-    figs = {"Solution profile with uncertainty (mean ± 2σ)": profile_figure(arrays, out / "profile.png", title),
-            "Total mass and conservation error": mass_figure(arrays, w, out / "mass.png", title)}
+    figs["Solution profile with uncertainty (mean ± 2σ)"] = profile_figure(arrays, out / "profile.png", title)
+    figs["Total mass and conservation error"] = mass_figure(arrays, w, out / "mass.png", title)
     return flat, figs

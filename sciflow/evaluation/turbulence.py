@@ -1,6 +1,7 @@
-"""Turbulent channel statistics in wall units, comparison with MKM (1999), plots.
+"""Turbulent channel statistics in wall units: comparison with MKM (1999), plots.
 
-Input is the time-averaged dictionary of ``ChannelStatsAccumulator.result()`` (plane
+The statistics themselves (``channel_statistics``, ``symmetry_defect``) are computed in
+:mod:`sciflow.cfd.channel_stats`, where the solver also uses them. Input there is the time-averaged dictionary of ``ChannelStatsAccumulator.result()`` (plane
 averages at the wall-normal centres ``yc`` of shape ``(Ny,)``, spectra
 ``spec_x (3, Ny, nkx)`` / ``spec_z (3, Ny, nkz)``). Statistics are averaged over x, z,
 time and both halves of the channel: the upper half is folded onto the lower one with
@@ -20,116 +21,20 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sciflow.cfd.channel_operators import wall_slope
+from sciflow.resources import reference_table
 
-MKM_FILE = Path(__file__).resolve().parents[2] / "datasets" / "reference" / "mkm1999_channel_retau180_profiles.csv"
+MKM_TABLE = "mkm1999_channel_retau180_profiles"  # bundled datasets/reference/<name>.csv
 MKM_RE_TAU = 178.12
 
 
 def load_mkm(path=None) -> dict:
     """MKM (1999) Re_τ = 178.12 profiles: dict of arrays (y_over_h, y_plus, U_plus, *_rms_plus, uv_plus)."""
-    path = Path(path) if path else MKM_FILE
+    path = Path(path) if path else reference_table(MKM_TABLE)
     with open(path) as f:
         lines = [ln for ln in f if not ln.startswith("#")]
     names = lines[0].strip().split(",")
     data = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:] if ln.strip()])
     return {n: data[:, i] for i, n in enumerate(names)}
-
-
-def _fold(a: np.ndarray, odd: bool = False) -> np.ndarray:
-    """Average lower half with the mirrored upper half along axis -1 of a (..., Ny) array."""
-    ny = a.shape[-1]
-    half = ny // 2
-    lo, up = a[..., :half], a[..., ::-1][..., :half]
-    return 0.5 * (lo - up) if odd else 0.5 * (lo + up)
-
-
-def symmetry_defect(raw: dict) -> dict:
-    """Relative differences between the lower and the mirrored upper half.
-
-    Returns max |f_lo - (±) f_up| / max |f| for U, u_rms, v_rms, w_rms and uv (the sign
-    is - for uv, whose upper-half value is the negative of the lower one).
-    """
-    out = {}
-    prof = _central_moments(raw)
-    for k, odd in (("U", False), ("u_rms", False), ("v_rms", False), ("w_rms", False), ("uv", True)):
-        a = prof[k]
-        half = len(a) // 2
-        lo, up = a[:half], a[::-1][:half]
-        diff = lo + up if odd else lo - up
-        out[k] = float(np.max(np.abs(diff)) / max(np.max(np.abs(a)), 1e-300))
-    return out
-
-
-def _central_moments(raw: dict) -> dict:
-    U, V, W = raw["u"], raw["v"], raw["w"]
-    return {
-        "U": U,
-        "u_rms": np.sqrt(np.maximum(raw["uu"] - U**2, 0.0)),
-        "v_rms": np.sqrt(np.maximum(raw["vv"] - V**2, 0.0)),
-        "w_rms": np.sqrt(np.maximum(raw["ww"] - W**2, 0.0)),
-        "uv": raw["uv"] - U * V,
-    }
-
-
-def channel_statistics(raw: dict) -> xr.Dataset:
-    """Folded wall-unit statistics (coordinate ``y_plus`` over the lower half) as a Dataset.
-
-    Variables: U_plus, u_rms_plus, v_rms_plus, w_rms_plus, uv_plus (y_plus,);
-    spectra Euu/Evv/Eww_kx (y_plus, kx) and _kz (y_plus, kz): energy per 1D mode in wall
-    units, summing over kx (or kz) to the variance. Attrs: re_tau, u_tau, cf, ub_plus,
-    uc_plus, averaging_time, n_samples.
-    """
-    nu = float(raw["nu"])
-    yc, yf = np.asarray(raw["yc"]), np.asarray(raw["yf"])
-    m = _central_moments(raw)
-    U = _fold(m["U"])
-    y = yc[: len(U)]
-    tau_w = nu * wall_slope(np.r_[y, -y[::-1]], np.r_[U, U[::-1]], -1.0)
-    u_tau = float(np.sqrt(max(tau_w, 0.0)))
-    re_tau = u_tau / nu
-    yplus = (1.0 + y) * u_tau / nu
-    ub = float(np.sum(m["U"] * np.diff(yf)) / 2.0)
-    ds = xr.Dataset(
-        {
-            "U_plus": ("y_plus", U / u_tau),
-            # fold the variances (not the rms values) of the two halves
-            "u_rms_plus": ("y_plus", np.sqrt(_fold(m["u_rms"] ** 2)) / u_tau),
-            "v_rms_plus": ("y_plus", np.sqrt(_fold(m["v_rms"] ** 2)) / u_tau),
-            "w_rms_plus": ("y_plus", np.sqrt(_fold(m["w_rms"] ** 2)) / u_tau),
-            "uv_plus": ("y_plus", _fold(m["uv"], odd=True) / u_tau**2),
-        },
-        coords={"y_plus": yplus, "y": ("y_plus", y)},
-    )
-    if "spec_x" in raw:
-        kx = np.asarray(raw["kx"])
-        kpos = np.sort(np.unique(np.abs(kx)))
-        sx = np.asarray(raw["spec_x"])
-        folded = np.zeros(sx.shape[:2] + (len(kpos),))
-        for i, k in enumerate(kpos):
-            folded[..., i] = sx[..., np.abs(np.abs(kx) - k) < 1e-12].sum(-1)
-        sz = np.asarray(raw["spec_z"]).copy()
-        # the (0,0) mode holds the squared plane mean: subtract the squared time mean so that
-        # the spectra sum to the variances about the time mean
-        for i, c in enumerate("uvw"):
-            folded[i, :, 0] -= raw[c] ** 2
-            sz[i, :, 0] -= raw[c] ** 2
-        sx_f = _fold(np.moveaxis(folded, 1, -1))  # (3, nk, Ny/2)
-        sz_f = _fold(np.moveaxis(sz, 1, -1))
-        ds = ds.assign_coords(kx=kpos, kz=np.asarray(raw["kz"]))
-        for i, c in enumerate("uvw"):
-            ds[f"E{c}{c}_kx"] = (("y_plus", "kx"), sx_f[i].T / u_tau**2)
-            ds[f"E{c}{c}_kz"] = (("y_plus", "kz"), sz_f[i].T / u_tau**2)
-    ds.attrs.update(
-        re_tau=float(re_tau),
-        u_tau=u_tau,
-        cf=float(2.0 * tau_w / ub**2),
-        ub_plus=float(ub / u_tau),
-        uc_plus=float(U[-1] / u_tau),
-        averaging_time=float(raw.get("averaging_time", 0.0)),
-        n_samples=int(raw.get("n_samples", 0)),
-    )
-    return ds
 
 
 def compare_with_mkm(stats: xr.Dataset, mkm: dict | None = None, y_plus_min: float = 1.0) -> dict:

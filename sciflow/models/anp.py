@@ -8,6 +8,14 @@ Shapes: contexts xc (B, Nc, D), yc (B, Nc, C); targets xt (B, Nt, D); hidden wid
                        q(z | C) = N(μ_z(s), σ_z(s)²)                 z (B, H)
 * decoder:             p(y | x, r*(x), z) = N(μ(·), σ(·)²),  σ = σ_min + softplus(·)
 
+``cross_attention_layers`` stacks the cross-attention (query ← output of the previous layer);
+``decoder_hidden``/``decoder_layers`` size the decoder MLP; ``latent_std`` is the latent scale's
+form: ``bounded`` σ_z = 0.1 + 0.9·sigmoid(·) (Le et al. 2018) or ``free`` σ_z = exp(½·log σ_z²)
+(the ProbConserv public code). The ProbConserv paper's network (Hansen et al. 2023, code
+amazon-science/probconserv, ``attentive_neural_process/module.py``) is hidden 128, 4 heads, two
+self-attention layers in each encoder, two cross-attention layers, a decoder of three hidden
+layers of width 3·128, ``latent_std: free`` and σ_min = 1e-3.
+
 Training maximises the ELBO (Kim et al. Eq. 3): E_{q(z|C∪T)} log p(y_T | x_T, r*, z) − KL(q(z|C∪T) ‖ q(z|C)),
 here per target point (the log-likelihood term is averaged over targets, KL divided by Nt).
 
@@ -21,6 +29,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from sciflow.errors import SciflowError
+
+LATENT_STD = ("bounded", "free")
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, layers: int = 2) -> nn.Sequential:
@@ -50,7 +62,7 @@ class MultiHeadAttention(nn.Module):
         Q = self.wq(q).view(B, Nq, h, d).transpose(1, 2)
         K = self.wk(k).view(B, -1, h, d).transpose(1, 2)
         V = self.wv(v).view(B, -1, h, d).transpose(1, 2)
-        att = torch.softmax(Q @ K.transpose(-1, -2) / d ** 0.5, -1)
+        att = torch.softmax((Q / d ** 0.5) @ K.transpose(-1, -2), -1)
         return self.wo((att @ V).transpose(1, 2).reshape(B, Nq, H))
 
 
@@ -69,6 +81,13 @@ class AttentionBlock(nn.Module):
         return self.norm2(h + self.ff(h))
 
 
+def _single_cross_attention_keys(state_dict, prefix, *_):
+    """Checkpoints written when the cross-attention was one block name it ``cross.*``: read it as ``cross.0.*``."""
+    old = prefix + "cross."
+    for key in [k for k in state_dict if k.startswith(old) and not k[len(old):].split(".")[0].isdigit()]:
+        state_dict[old + "0." + key[len(old):]] = state_dict.pop(key)
+
+
 class AttentiveNeuralProcess(nn.Module):
     """ANP: ``forward(xc, yc, xt, yt)`` → (mean (B,Nt,C), std (B,Nt,C), kl (B,)); ``predict`` for inference.
 
@@ -76,10 +95,17 @@ class AttentiveNeuralProcess(nn.Module):
     """
 
     def __init__(self, dim_x: int = 2, dim_y: int = 1, hidden: int = 64, heads: int = 4, self_attention_layers: int = 2,
-                 min_std: float = 0.01, input_lo=None, input_hi=None):
+                 min_std: float = 0.01, input_lo=None, input_hi=None, cross_attention_layers: int = 1,
+                 decoder_hidden: int | None = None, decoder_layers: int = 2, latent_std: str = "bounded"):
         super().__init__()
+        if latent_std not in LATENT_STD:
+            raise SciflowError(f"model.latent_std: '{latent_std}' is not one of {LATENT_STD}")
+        if cross_attention_layers < 1 or decoder_layers < 1 or min_std <= 0:
+            raise SciflowError("model.cross_attention_layers ≥ 1, model.decoder_layers ≥ 1 and model.min_std > 0 "
+                               f"are needed (got {cross_attention_layers}, {decoder_layers}, {min_std})")
         self.dim_x, self.dim_y, self.hidden = dim_x, dim_y, hidden
         self.min_std = float(min_std)
+        self.latent_std = latent_std
         lo = torch.as_tensor(input_lo if input_lo is not None else [-1.0] * dim_x, dtype=torch.float32)
         hi = torch.as_tensor(input_hi if input_hi is not None else [1.0] * dim_x, dtype=torch.float32)
         self.register_buffer("in_shift", (lo + hi) / 2)
@@ -87,11 +113,12 @@ class AttentiveNeuralProcess(nn.Module):
         self.det_embed = _mlp(dim_x + dim_y, hidden, hidden)
         self.det_self = nn.ModuleList(AttentionBlock(hidden, heads) for _ in range(self_attention_layers))
         self.key_embed = _mlp(dim_x, hidden, hidden)
-        self.cross = AttentionBlock(hidden, heads)
+        self.cross = nn.ModuleList(AttentionBlock(hidden, heads) for _ in range(cross_attention_layers))
         self.lat_embed = _mlp(dim_x + dim_y, hidden, hidden)
         self.lat_self = nn.ModuleList(AttentionBlock(hidden, heads) for _ in range(self_attention_layers))
         self.lat_head = _mlp(hidden, hidden, 2 * hidden)
-        self.decoder = _mlp(3 * hidden, hidden, 2 * dim_y, layers=3)
+        self.decoder = _mlp(3 * hidden, decoder_hidden or hidden, 2 * dim_y, layers=decoder_layers + 1)
+        self._register_load_state_dict_pre_hook(_single_cross_attention_keys)
 
     # ------------------------------------------------------------------ paths
     def _norm(self, x):
@@ -103,6 +130,8 @@ class AttentiveNeuralProcess(nn.Module):
         for blk in self.lat_self:
             h = blk(h, h, h)
         mu, raw = self.lat_head(h.mean(1)).chunk(2, -1)
+        if self.latent_std == "free":
+            return mu, torch.exp(0.5 * raw)
         return mu, 0.1 + 0.9 * torch.sigmoid(raw)
 
     def deterministic(self, xc, yc, xt):
@@ -110,7 +139,10 @@ class AttentiveNeuralProcess(nn.Module):
         h = self.det_embed(torch.cat([self._norm(xc), yc], -1))
         for blk in self.det_self:
             h = blk(h, h, h)
-        return self.cross(self.key_embed(self._norm(xt)), self.key_embed(self._norm(xc)), h)
+        q, k = self.key_embed(self._norm(xt)), self.key_embed(self._norm(xc))
+        for blk in self.cross:
+            q = blk(q, k, h)
+        return q
 
     def decode(self, xt, r, z):
         """(mean, std) (B, Nt, C) from targets (B, Nt, D), r* (B, Nt, H), z (B, H)."""

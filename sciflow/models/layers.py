@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from sciflow.problems.jet import Jet
-from sciflow.problems.jet3 import Jet3
+from sciflow.autodiff.jet import Jet
+from sciflow.autodiff.jet3 import Jet3
 
 ACTIVATIONS = ("tanh", "sin")
 

@@ -17,7 +17,7 @@ residual is multiplied by (∂x/∂x0)³ to clear the denominator).
 evaluated on a uniform Lagrangian grid of ``lagrangian_points`` x0, positions are wrapped
 into [0, 2π), sorted, and u is interpolated linearly and periodically to the queried x.
 
-The ``lagrangian`` objective (registered here) is the ``physics`` objective with these residuals.
+Its objective is ``lagrangian`` (:mod:`sciflow.training.lagrangian`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from sciflow.errors import SciflowError
 from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
 from sciflow.problems.base import Ansatz
-from sciflow.problems.jet import Jet
-from sciflow.training.objectives import PhysicsObjective, register_objective
+from sciflow.autodiff.jet import Jet
 
 TWO_PI = 2.0 * math.pi
 
@@ -108,28 +107,3 @@ class LagrangianPINN(nn.Module):
             order = np.argsort(xl[k])
             out[sel] = np.interp(xq[sel], xl[k][order], ul[k][order], period=TWO_PI)
         return torch.as_tensor(out, dtype=x.dtype, device=x.device).unsqueeze(1)
-
-
-@register_objective("lagrangian")
-class LagrangianObjective(PhysicsObjective):
-    """Σ_k w_k mean(r_k²) of the problem's Lagrangian residuals (characteristic, state) at (x0, t) points.
-
-    Same keys, sampling, resampling and checkpoint state as ``physics``; initial conditions are hard.
-    """
-
-    def __init__(self, problem, model, interior_points: int = 2000, resample_every: int = 0,
-                 weights: dict | None = None):
-        if not hasattr(problem, "lagrangian_residual"):
-            raise TypeError(f"problem '{problem.name}' has no Lagrangian form")
-        super().__init__(problem, model, interior_points, 0, resample_every, weights)
-        self.soft = False
-
-    def loss(self, model, step: int):
-        self.resample(step)
-        out = model(self.x, self._ansatz(model))
-        terms = self.problem.lagrangian_residual(self.x, out)
-        total = 0.0
-        for name, r in terms.items():
-            terms[name] = (r * r).mean()
-            total = total + self.weights.get(name, 1.0) * terms[name]
-        return total, terms

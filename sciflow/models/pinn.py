@@ -11,10 +11,10 @@ u = ∂ψ/∂y, v = −∂ψ/∂x, so continuity holds identically; the problem'
 where the optional modes m_k (e.g. a wall's unknown ψ level, which sets the flow rate or
 the split of the flow around an obstacle) carry learnable coefficients a_k of this model.
 
-``forward(x, ansatz)`` returns a :class:`~sciflow.problems.jet.Jet` of the fields with
+``forward(x, ansatz)`` returns a :class:`~sciflow.autodiff.jet.Jet` of the fields with
 their first and second input derivatives. Primitive outputs propagate second-order jets
 forward through the MLP; stream-function outputs propagate third-order jets
-(:class:`~sciflow.problems.jet3.Jet3`, all mixed derivatives) — no nested autograd either way.
+(:class:`~sciflow.autodiff.jet3.Jet3`, all mixed derivatives) — no nested autograd either way.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sciflow.errors import SciflowError
 from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
 from sciflow.problems.base import Ansatz, StreamAnsatz
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 
 
 def _input_normalisation(problem):

@@ -58,13 +58,16 @@ def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 
 class ProbConservANP(nn.Module):
     """ANP on a GPME-type problem (inputs (t, x), one field) + the conservation update at inference.
 
-    Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``min_std`` (ANP);
+    Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``cross_attention_layers``,
+    ``decoder_hidden``, ``decoder_layers``, ``latent_std``, ``min_std`` (ANP, :mod:`sciflow.models.anp`);
     ``update`` (probconserv | hardc | none), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
     averaged at inference).
     """
 
     def __init__(self, problem, hidden: int = 64, heads: int = 4, self_attention_layers: int = 2,
-                 min_std: float = 0.01, update: str = "probconserv", sigma_g: float = 0.0, samples: int = 32):
+                 min_std: float = 0.01, update: str = "probconserv", sigma_g: float = 0.0, samples: int = 32,
+                 cross_attention_layers: int = 1, decoder_hidden: int | None = None, decoder_layers: int = 2,
+                 latent_std: str = "bounded"):
         super().__init__()
         if update not in UPDATES:
             raise SciflowError(f"model.update: '{update}' is not one of {UPDATES}")
@@ -77,7 +80,8 @@ class ProbConservANP(nn.Module):
         lo = [problem.t_range[0], problem.x_range[0]]
         hi = [problem.t_range[1], problem.x_range[1]]
         self.anp = AttentiveNeuralProcess(len(problem.inputs), len(problem.fields), hidden, heads,
-                                          self_attention_layers, min_std, lo, hi)
+                                          self_attention_layers, min_std, lo, hi, cross_attention_layers,
+                                          decoder_hidden, decoder_layers, latent_std)
 
     def forward(self, xc, yc, xt, yt=None, generator=None):
         """ANP training pass → (mean, std (B, Nt, C), kl (B,))."""

@@ -6,7 +6,7 @@ data. Models and objectives ask it only for what they need:
 ======================  ==========================================================
 ``fields``              output fields (name, units)
 ``params``              physical parameters (Re, ν, ...) and ``scales`` (nondimensionalisation)
-``residual(x, out)``    named pointwise residuals from a :class:`~sciflow.problems.jet.Jet`
+``residual(x, out)``    named pointwise residuals from a :class:`~sciflow.autodiff.jet.Jet`
 ``sample(region, n)``   collocation points, (n, D)
 ``ansatz(x)``           hard constraints: ``out = lift + distance * raw`` per field
 ``boundary_targets``    (points, values, mask) for soft boundary conditions
@@ -25,8 +25,8 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.registry import Registry
-from sciflow.problems.jet import Jet
-from sciflow.problems.jet3 import Jet3
+from sciflow.autodiff.jet import Jet
+from sciflow.autodiff.jet3 import Jet3
 
 PROBLEMS = Registry("problem", "problem.name", (
     "sciflow.problems.navier_stokes",
@@ -154,7 +154,7 @@ class Problem:
         if fns is None:
             return None
         if output == "stream":
-            from sciflow.problems.jet3 import autograd_jet3
+            from sciflow.autodiff.jet3 import autograd_jet3
 
             modes = autograd_jet3(fns[2], x) if len(fns) > 2 else None
             return StreamAnsatz(autograd_jet3(fns[0], x), autograd_jet3(fns[1], x), modes)
@@ -187,6 +187,6 @@ class Problem:
 
 def jet_from_function(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Jet:
     """Detached jet of a fixed (parameter-free) function, for lifts and distance functions."""
-    from sciflow.problems.jet import autograd_jet
+    from sciflow.autodiff.jet import autograd_jet
 
     return autograd_jet(fn, x, create_graph=False)

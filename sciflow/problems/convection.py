@@ -30,7 +30,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Ansatz, Field, Problem, register_problem
 from sciflow.problems.geometry import Rectangle
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 
 TWO_PI = 2.0 * math.pi
 

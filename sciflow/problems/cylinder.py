@@ -59,20 +59,8 @@ from sciflow.cfd.mesh_gmsh import DFG_CENTER, DFG_DIAMETER, DFG_HEIGHT, DFG_LENG
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Problem, register_problem
 from sciflow.problems.geometry import Rectangle
-from sciflow.problems.jet import Jet
-from sciflow.problems.navier_stokes import VELOCITY_PRESSURE
-
-
-def navier_stokes_residual(out: Jet, nu: float) -> dict[str, torch.Tensor]:
-    """Eq. (1) for a Jet of (u, v, p) over inputs (x, y, ...): three residuals, each (N,)."""
-    u, v = out.value[:, 0], out.value[:, 1]
-    ux, uy, vx, vy = out.d1[:, 0, 0], out.d1[:, 1, 0], out.d1[:, 0, 1], out.d1[:, 1, 1]
-    px, py = out.d1[:, 0, 2], out.d1[:, 1, 2]
-    lap_u = out.d2[:, 0, 0] + out.d2[:, 1, 0]
-    lap_v = out.d2[:, 0, 1] + out.d2[:, 1, 1]
-    return {"momentum_x": u * ux + v * uy + px - nu * lap_u,
-            "momentum_y": u * vx + v * vy + py - nu * lap_v,
-            "continuity": ux + vy}
+from sciflow.autodiff.jet import Jet
+from sciflow.problems.navier_stokes import VELOCITY_PRESSURE, navier_stokes_residual
 
 
 def surface_force(out: Jet, normals: torch.Tensor, weights: torch.Tensor, nu: float) -> torch.Tensor:

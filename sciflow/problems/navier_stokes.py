@@ -15,13 +15,28 @@ import torch
 
 from sciflow.problems.base import BoundaryTargets, Field, Problem, register_problem
 from sciflow.problems.geometry import Rectangle
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 
 VELOCITY_PRESSURE = (
     Field("u", "U", "streamwise velocity"),
     Field("v", "U", "cross-stream velocity"),
     Field("p", "rho U^2", "kinematic pressure (defined up to a constant)"),
 )
+
+
+def navier_stokes_residual(out: Jet, nu: float) -> dict[str, torch.Tensor]:
+    """Eq. (1) with ν = 1/Re for a Jet of (u, v, p) over inputs (x, y, ...): three residuals, each (N,)."""
+    u, v = out.value[:, 0], out.value[:, 1]
+    ux, uy = out.d1[:, 0, 0], out.d1[:, 1, 0]
+    vx, vy = out.d1[:, 0, 1], out.d1[:, 1, 1]
+    px, py = out.d1[:, 0, 2], out.d1[:, 1, 2]
+    lap_u = out.d2[:, 0, 0] + out.d2[:, 1, 0]
+    lap_v = out.d2[:, 0, 1] + out.d2[:, 1, 1]
+    return {
+        "momentum_x": u * ux + v * uy + px - nu * lap_u,
+        "momentum_y": u * vx + v * vy + py - nu * lap_v,
+        "continuity": ux + vy,
+    }
 
 
 class SteadyNavierStokes2D(Problem):
@@ -41,18 +56,7 @@ class SteadyNavierStokes2D(Problem):
 
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
         """Eq. (1): x-momentum, y-momentum and continuity residuals, each (N,)."""
-        u, v = out.value[:, 0], out.value[:, 1]
-        ux, uy = out.d1[:, 0, 0], out.d1[:, 1, 0]
-        vx, vy = out.d1[:, 0, 1], out.d1[:, 1, 1]
-        px, py = out.d1[:, 0, 2], out.d1[:, 1, 2]
-        lap_u = out.d2[:, 0, 0] + out.d2[:, 1, 0]
-        lap_v = out.d2[:, 0, 1] + out.d2[:, 1, 1]
-        nu = 1.0 / self.Re
-        return {
-            "momentum_x": u * ux + v * uy + px - nu * lap_u,
-            "momentum_y": u * vx + v * vy + py - nu * lap_v,
-            "continuity": ux + vy,
-        }
+        return navier_stokes_residual(out, 1.0 / self.Re)
 
     def sample(self, region: str, n: int, generator=None) -> torch.Tensor:
         if region == "interior":

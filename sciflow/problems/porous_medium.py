@@ -41,7 +41,7 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Field, Problem, register_problem
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 
 
 @dataclass

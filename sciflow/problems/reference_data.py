@@ -16,9 +16,7 @@ import numpy as np
 from sciflow.data.io import read_dataset, write_dataset
 from sciflow.data.recipes import data_dir, run_recipe
 from sciflow.errors import SciflowError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_TABLES = REPO_ROOT / "datasets" / "reference"
+from sciflow.resources import reference_table, resolve_recipe
 
 
 def _canonical(value):
@@ -96,12 +94,12 @@ def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = Tru
 
 
 def read_table(name: str):
-    """A published table from datasets/reference/<name>.csv as (pandas-free) dict of numpy columns + source."""
+    """A published table (bundled ``datasets/reference/<name>.csv``) as (pandas-free) dict of numpy columns + source."""
     import csv
 
     import numpy as np
 
-    path = REFERENCE_TABLES / f"{name}.csv"
+    path = reference_table(name)
     source, rows = [], []
     with open(path) as f:
         for line in f:
@@ -124,13 +122,13 @@ def read_table(name: str):
 
 
 def recipe_dataset_file(dataset: str, expected_recipe: str, params: dict | None = None) -> tuple[dict, str]:
-    """Recipe params and data file name for ``datasets/<dataset>.yaml`` with ``params`` overrides.
+    """Recipe params and data file name for the bundled recipe ``dataset`` with ``params`` overrides.
 
     :func:`cached_recipe` adds the hash of all merged params to the name, so variants never share a file.
     """
     from sciflow.data.recipes import load_recipe
 
-    path = REPO_ROOT / "datasets" / f"{dataset}.yaml"
+    path = resolve_recipe(dataset)
     recipe = load_recipe(path)
     if recipe["recipe"] != expected_recipe:
         raise SciflowError(f"problem.dataset: {path} uses recipe '{recipe['recipe']}', not '{expected_recipe}'")

@@ -108,10 +108,9 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Problem, register_problem
-from sciflow.problems.cylinder import navier_stokes_residual
 from sciflow.problems.geometry import Rectangle
-from sciflow.problems.jet import Jet
-from sciflow.problems.navier_stokes import VELOCITY_PRESSURE
+from sciflow.autodiff.jet import Jet
+from sciflow.problems.navier_stokes import VELOCITY_PRESSURE, navier_stokes_residual
 
 
 @register_problem("sinusoidal_pipe")

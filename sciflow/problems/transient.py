@@ -28,7 +28,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Problem, register_problem
 from sciflow.problems.geometry import Rectangle
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 from sciflow.problems.navier_stokes import VELOCITY_PRESSURE
 
 

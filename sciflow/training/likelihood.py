@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from sciflow.errors import SciflowError
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 from sciflow.training.objectives import register_objective
 
 

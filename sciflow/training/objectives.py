@@ -23,7 +23,7 @@ OBJECTIVES = Registry("objective", "objective.name", (
     "sciflow.training.objectives",
     "sciflow.training.operator_objectives",
     "sciflow.training.likelihood",
-    "sciflow.models.lpinn",
+    "sciflow.training.lagrangian",
 ))
 register_objective = OBJECTIVES.register
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sciflow.cfd.channel_dns import ChannelConfig, ChannelSolver
-from sciflow.evaluation.turbulence import symmetry_defect
+from sciflow.cfd.channel_stats import symmetry_defect
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,8 @@ import torch
 
 from sciflow.cfd.channel_dns import ChannelConfig, ChannelSolver
 from sciflow.cfd.channel_operators import tanh_faces
-from sciflow.evaluation.turbulence import channel_statistics, compare_with_mkm, load_mkm, plot_profiles, plot_spectra
+from sciflow.cfd.channel_stats import channel_statistics
+from sciflow.evaluation.turbulence import compare_with_mkm, load_mkm, plot_profiles, plot_spectra
 
 
 def _raw_laminar(nu=0.01, ny=64):

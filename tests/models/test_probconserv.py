@@ -97,7 +97,8 @@ def _tiny_spec(problem, steps, **objective):
                       "validation_functions": 2, "validation_grid": 6, **objective},
         "training": {"phases": [{"optimizer": "adam", "steps": steps, "lr": 1e-3}], "log_every": 1,
                      "checkpoint_every": 2, "validate_every": 3, "tensorboard": False},
-        "evaluation": {"grid": [11, 21], "functions": 2, "samples": 4}})
+        "evaluation": {"grid": [11, 21], "functions": 2, "samples": 4,
+                       "paper": {"functions": 3, "samples": 4, "front_samples": 20}}})
 
 
 def _losses(run):
@@ -115,10 +116,16 @@ def test_likelihood_training_resumes_bit_for_bit_and_evaluates(tmp_path):
     train(spec, out=part, resume=True, progress=False)
     assert _losses(full) == _losses(part) and len(_losses(full)) == 4
     metrics = evaluate(full, progress=False)
-    assert metrics["ProbConserv/conservation_error_max"] <= 1e-12
-    assert metrics["HardC/conservation_error_max"] <= 1e-12
-    assert metrics["SoftC/conservation_error_max"] > 1e-6
+    assert metrics["grid/ProbConserv/conservation_error_max"] <= 1e-12
+    assert metrics["grid/HardC/conservation_error_max"] <= 1e-12
+    assert metrics["grid/SoftC/conservation_error_max"] > 1e-6
     assert (full / "evaluation" / "profile.png").exists()
+    # the paper's protocol beside it: both Stefan test values at t = 0.05, with the front-position density
+    for value in ("0.5", "0.6"):
+        assert metrics[f"paper/p_star={value}/ProbConserv/conservation_error_max"] <= 1e-12
+        assert metrics[f"paper/p_star={value}/ProbConserv/t"] == 0.05
+        assert metrics[f"paper/p_star={value}/SoftC/front_error"] >= 0
+    assert (full / "evaluation" / "front_density.png").exists()
 
 
 def test_anp_prediction_made_conservative_on_each_gpme_problem():
@@ -170,3 +177,107 @@ def test_wrapper_makes_a_pinn_ensemble_carry_the_channel_flow_rate():
     assert (G @ pred.mean.reshape(-1) - b).abs().max() <= 1e-12
     hard = ProbConserv(members, problem, update="hardc", constraints=constraint).predict(grid)
     assert (G @ hard.mean.reshape(-1) - b).abs().max() <= 1e-12
+
+
+def test_posterior_samples_conserve_and_have_the_posterior_moments():
+    from sciflow.models.conservation_update import posterior_samples
+
+    n, draws = 30, 20000
+    g = torch.Generator().manual_seed(5)
+    x = torch.linspace(0, 1, n, dtype=torch.float64)
+    from sciflow.problems.porous_medium import trapezoid_weights
+
+    G = trapezoid_weights(x)[None]
+    mean, var = torch.sin(3 * x), 0.01 + 0.05 * torch.rand(n, generator=g, dtype=torch.float64)
+    b = torch.tensor([0.3], dtype=torch.float64)
+    u = posterior_samples(mean, var, G, b, draws, 0.0, g)
+    assert (u @ G.T - b).abs().max() <= 1e-12  # every draw conserves
+    post = conservation_update(mean, var, G, b, 0.0, full_cov=True)
+    se = (post.var.sqrt() / draws ** 0.5).max()
+    assert (u.mean(0) - post.mean).abs().max() < 5 * se
+    emp = torch.cov(u.T)
+    assert (emp - post.cov).abs().max() < 0.05 * post.var.max()  # ≈ 20 standard errors of a covariance entry
+    # σ_G > 0: G u − b has variance σ_G² G Σ̃... the sampled residual variance equals the posterior one
+    u2 = posterior_samples(mean, var, G, b, draws, 0.05, g)
+    post2 = conservation_update(mean, var, G, b, 0.05, full_cov=True)
+    r = (u2 @ G.T)[:, 0]
+    assert abs(float(r.var()) - float(G @ post2.cov @ G.T)) < 0.05 * float(G @ post2.cov @ G.T)
+
+
+class _ExactPlusOffset(torch.nn.Module):
+    """A stand-in ANP whose prediction is the exact solution at θ plus ``offset``, variance ``var``."""
+
+    def __init__(self, problem, theta, offset, var):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        self.problem, self.theta, self.offset, self.v = problem, theta, offset, var
+
+    def predict(self, xc, yc, xt, samples=1, generator=None):
+        u = self.problem.solution(xt[..., 0], xt[..., 1], torch.tensor(self.theta, dtype=torch.float64))[..., None]
+        return u + self.offset, torch.full_like(u, self.v)
+
+
+def test_paper_protocol_metrics_are_exact_for_a_known_prediction():
+    """MSE = c², LL = −½ log 2πs² − c²/2s², CE = c·L, standard errors 0; ProbConserv conserves; fronts found."""
+    import math
+
+    from sciflow.evaluation.probconserv_protocol import evaluate_paper_protocol, first_crossing
+    from sciflow.problems.base import build_problem
+
+    x = torch.linspace(0, 1, 11, dtype=torch.float64).numpy()
+    draws = torch.tensor([[1.0] * 11, [1.0, 0.5, -0.1] + [1.0] * 8]).numpy()
+    assert list(first_crossing(draws, x, 0.0)) == [1.0, x[2]]
+
+    heat = build_problem({"name": "gpme_heat"})
+    c, s2 = 0.01, 4e-4
+    rows, fronts = evaluate_paper_protocol(_ExactPlusOffset(heat, 1.0, c, s2), heat,
+                                           {"ANP": ("none", 0.0), "ProbConserv": ("probconserv", 0.0)},
+                                           test_values=[1.0], functions=4, samples=1)
+    anp, pc = rows
+    assert fronts == {} and anp["t"] == 0.5 and anp["nx"] == 201
+    assert abs(anp["mse"] - c ** 2) < 1e-15 and anp["mse_se"] < 1e-15
+    assert abs(anp["log_likelihood"] - (-0.5 * math.log(2 * math.pi * s2) - c ** 2 / (2 * s2))) < 1e-12
+    assert abs(anp["conservation_error_signed"] - c * 2 * math.pi) < 1e-12
+    assert pc["conservation_error_max"] <= 1e-12 and pc["mse"] < anp["mse"]
+
+    pme = build_problem({"name": "gpme_pme"})
+    rows, fronts = evaluate_paper_protocol(_ExactPlusOffset(pme, 3.0, 0.0, 1e-4), pme,
+                                           {"ANP": ("none", 0.0), "ProbConserv": ("probconserv", 0.0)},
+                                           test_values=[3.0], functions=2, samples=1, front_samples=50)
+    # the exact front x = t = 0.5 lies on the grid, where u = 0: a draw is ≤ 0 there with probability ½,
+    # so the draws' fronts are 0.5 + dx·Geometric(½) − dx (mean 0.5 + dx): within three grid steps
+    for r in rows:
+        assert r["true_front"] == 0.5 and 0 <= r["front_error"] <= 3 / 200
+    assert set(fronts[3.0]["draws"]) == {"ANP", "ProbConserv"} and fronts[3.0]["draws"]["ANP"][0].shape == (50,)
+
+
+def test_run_cache_reuses_a_matching_spec_and_retrains_a_changed_one(tmp_path):
+    from sciflow.spec import spec_from_dict
+    from sciflow.training.run_cache import cache_dir, cached_run
+
+    spec = _tiny_spec({"name": "gpme_heat"}, 2)
+    run, reused = cached_run(spec, tmp_path, progress=False)
+    assert not reused and run.step == 2 and run.path == cache_dir(spec, tmp_path)
+    last = run.path / "checkpoints" / "last.pt"
+    stamp = last.stat().st_mtime_ns
+    again, reused = cached_run(_tiny_spec({"name": "gpme_heat"}, 2), tmp_path, progress=False)
+    assert reused and last.stat().st_mtime_ns == stamp  # loaded, not retrained
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k])
+    longer = spec_from_dict({**spec.to_dict(), "training": {**spec.to_dict()["training"],
+                                                            "phases": [{"optimizer": "adam", "steps": 3, "lr": 1e-3}]}})
+    other, reused = cached_run(longer, tmp_path, progress=False)
+    assert not reused and other.step == 3 and other.path != run.path and last.stat().st_mtime_ns == stamp
+
+
+def test_anp_reads_checkpoints_with_a_single_cross_attention_block():
+    from sciflow.models.anp import AttentiveNeuralProcess
+
+    torch.manual_seed(0)
+    a = AttentiveNeuralProcess(hidden=16, heads=2, self_attention_layers=1)
+    old = {k.replace("cross.0.", "cross."): v for k, v in a.state_dict().items()}
+    assert any(k.startswith("cross.attn") for k in old)
+    b = AttentiveNeuralProcess(hidden=16, heads=2, self_attention_layers=1)
+    b.load_state_dict(old)
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k])

@@ -70,7 +70,7 @@ def test_probconserv_notebook_executes(tmp_path, monkeypatch):
     nb = _run_notebook("06_probconserv.ipynb", run, monkeypatch)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert json.loads((run / "evaluation" / "metrics.json").read_text())["ProbConserv/conservation_error_max"] <= 1e-12
+    assert json.loads((run / "evaluation" / "metrics.json").read_text())["grid/ProbConserv/conservation_error_max"] <= 1e-12
 
 
 def test_cylinder_notebook_executes(tmp_path, monkeypatch):

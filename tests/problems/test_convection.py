@@ -8,7 +8,7 @@ import torch
 
 from sciflow.models.registry import build_model
 from sciflow.problems.base import build_problem
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 
 TWO_PI = 2 * math.pi
 

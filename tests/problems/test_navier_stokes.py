@@ -5,7 +5,7 @@ import math
 import torch
 
 from sciflow.models.pinn import PINN
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 from sciflow.problems.navier_stokes import Kovasznay, LidDrivenCavity, PlanePoiseuille
 
 

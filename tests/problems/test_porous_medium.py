@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sciflow.problems.base import build_problem
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 from sciflow.problems.porous_medium import (HeatEquation, PorousMediumEquation, StefanProblem, stefan_z1,
                                             trapezoid_weights)
 

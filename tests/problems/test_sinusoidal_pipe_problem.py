@@ -9,7 +9,7 @@ from sciflow.errors import SciflowError
 from sciflow.models.layers import MLP
 from sciflow.models.pinn import PINN
 from sciflow.problems.base import build_problem
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 
 torch.set_num_threads(1)
 

@@ -7,7 +7,7 @@ import torch
 
 from sciflow.models.pinn import PINN
 from sciflow.problems.base import build_problem
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 
 torch.set_num_threads(1)
 

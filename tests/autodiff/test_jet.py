@@ -4,7 +4,7 @@ import torch
 
 from sciflow.models.layers import MLP
 from sciflow.models.pinn import PINN
-from sciflow.problems.jet import autograd_jet
+from sciflow.autodiff.jet import autograd_jet
 from sciflow.problems.navier_stokes import Kovasznay, LidDrivenCavity
 
 
@@ -40,7 +40,7 @@ def _composed(model, x):
 
 def test_third_order_jets_match_nested_autograd():
     """Jet3 (all partials to order 3) through the MLP and through products equals nested autograd."""
-    from sciflow.problems.jet3 import autograd_jet3
+    from sciflow.autodiff.jet3 import autograd_jet3
 
     torch.manual_seed(0)
     for dim, act, ff, periodic in ((2, "tanh", 0, None), (2, "sin", 0, [0.5, None]), (3, "tanh", 4, None)):

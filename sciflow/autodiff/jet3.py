@@ -2,7 +2,7 @@
 
 A stream-function PINN predicts ψ and sets u = ∂ψ/∂y, v = −∂ψ/∂x, so the momentum
 equations need *mixed* third derivatives of ψ (∇²u = ψ_xxy + ψ_yyy). The second-order
-:class:`~sciflow.problems.jet.Jet` carries only pure second derivatives; a :class:`Jet3`
+:class:`~sciflow.autodiff.jet.Jet` carries only pure second derivatives; a :class:`Jet3`
 carries every partial derivative ∂^α f with |α| ≤ 3 (α a multi-index of exponents):
 
     d  (N, K, C)    d[:, k] = ∂^{α_k} f for the K multi-indices α_0 = 0, α_1 .. α_K−1
@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import torch
 
-from sciflow.problems.jet import Jet
+from sciflow.autodiff.jet import Jet
 
 ORDER = 3
 

@@ -1,0 +1,1 @@
+"""Forward-mode Taylor jets: fields with their input derivatives, propagated exactly (ground floor)."""
