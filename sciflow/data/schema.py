@@ -1,6 +1,6 @@
 """The one dataset schema every sciflow reader, problem and evaluator reads (and every writer writes).
 
-A sciflow dataset is a netCDF4 file (CF conventions, ``Conventions = "CF-1.10"``) with
+A sciflow dataset is a netCDF4 file (CF conventions, ``Conventions = "CF-1.8"``, checked with cfchecker 4.1) with
 
 **Variables** named as sciflow fields: ``u, v, w`` (velocity components along x, y, z), ``p``
 (kinematic pressure p/ρ), ``vorticity`` (ω = ∂v/∂x − ∂u/∂y in 2D), ``rho``, ``T``, ... (see
@@ -18,7 +18,9 @@ string variable ``split (sample)`` with values ``train | validation | test``.
 
 **Attributes** (CF): ``units`` on every numeric variable and coordinate (``"1"`` for
 nondimensional quantities; the global ``nondimensionalisation`` attr states the scales),
-``long_name`` on every variable, ``axis`` (``X``/``Y``/``Z``/``T``) on the coordinates ``x, y, z, t``,
+``long_name`` on every variable, ``axis`` (``X``/``Y``/``Z``) on the coordinates ``x, y, z`` (``T`` on
+``t`` only when its units are CF time units "s since ..."; nondimensional time has units "1"),
+strings stored as char arrays,
 no ``_FillValue`` on coordinates. Global: ``Conventions``, ``title``, ``source``, ``history``,
 and sciflow's provenance (``case``, ``solver``, ``parameters`` (JSON of every parameter that made
 the data), ``resolution``, ``sciflow_version``, ``created``).
@@ -38,7 +40,7 @@ import xarray as xr
 
 from sciflow.errors import SciflowError
 
-CONVENTIONS = "CF-1.10"
+CONVENTIONS = "CF-1.8"
 SAMPLE_DIMS = ("sample", "trajectory")
 TIME_DIM = "t"
 POINT_DIM = "point"
@@ -103,9 +105,11 @@ def to_cf(ds: xr.Dataset, default_units: str = "1") -> xr.Dataset:
             attrs["units"] = default_units
         if "long_name" not in attrs:
             attrs["long_name"] = FIELDS.get(name) or COORDINATE_NAMES.get(name) or name.replace("_", " ")
-        if name in AXES and name in ds.coords and var.dims == (name,):
+        if name in AXES and name in ds.coords and var.dims == (name,) and _axis_allowed(name, attrs):
             attrs["axis"] = AXES[name]
         var.attrs = attrs
+        if var.dtype.kind in "OU":  # strings as CF char arrays (netCDF-classic CF tools do not read vlen strings)
+            var.encoding.update(dtype="S1", char_dim_name=f"{name}_strlen")
         if name in ds.coords:
             var.encoding["_FillValue"] = None
     ds.attrs.setdefault("Conventions", CONVENTIONS)
@@ -115,6 +119,11 @@ def to_cf(ds: xr.Dataset, default_units: str = "1") -> xr.Dataset:
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         ds.attrs["history"] = f"{now} written by sciflow"
     return ds
+
+
+def _axis_allowed(name: str, attrs: dict) -> bool:
+    """CF time axes need units "<unit> since <reference>"; nondimensional t (units "1") stays a plain coordinate."""
+    return name != TIME_DIM or " since " in str(attrs.get("units", ""))
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,7 @@ def cf_violations(ds: xr.Dataset) -> list[str]:
         if name in ds.coords and name in ds.dims:
             if "_FillValue" in var.encoding and var.encoding["_FillValue"] is not None:
                 out.append(f"{name}: coordinate variable has a _FillValue")
-            if name in AXES and var.attrs.get("axis") != AXES[name]:
+            if name in AXES and _axis_allowed(name, var.attrs) and var.attrs.get("axis") != AXES[name]:
                 out.append(f"{name}: coordinate without axis='{AXES[name]}'")
             if _numeric(var) and var.ndim == 1 and var.size > 1:
                 d = np.diff(np.asarray(var.values, dtype=float))

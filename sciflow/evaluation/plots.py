@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 
 
 def field_comparison(x, y, pred: dict, ref: dict, path, title: str = "") -> Path:
-    """Rows: fields; columns: prediction | reference | error."""
+    """Rows: fields; columns: prediction | reference | error (a grid x (nx,), y (ny,), or scattered points
+    x, y, fields all (N,), drawn on their Delaunay triangulation)."""
     names = list(pred)
     fig, axes = plt.subplots(len(names), 3, figsize=(11, 3.2 * len(names)), squeeze=False)
     for i, k in enumerate(names):
@@ -20,7 +21,11 @@ def field_comparison(x, y, pred: dict, ref: dict, path, title: str = "") -> Path
         for j, (data, label) in enumerate(((pred[k], "prediction"), (ref[k], "reference"), (pred[k] - ref[k], "error"))):
             ax = axes[i, j]
             kw = {"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else {"cmap": "magma"}
-            im = ax.pcolormesh(x, y, data if j < 2 else np.abs(data), shading="auto", **kw)
+            shown = data if j < 2 else np.abs(data)
+            if np.ndim(x) == 1 and np.shape(x) == np.shape(data):  # scattered points
+                im = ax.tripcolor(x, y, np.where(np.isfinite(shown), shown, 0.0), shading="gouraud", **kw)
+            else:
+                im = ax.pcolormesh(x, y, shown, shading="auto", **kw)
             ax.set_aspect("equal")
             ax.set_title(f"{k}: {label}" + (" |pred − ref|" if j == 2 else ""), fontsize=9)
             fig.colorbar(im, ax=ax, shrink=0.8)

@@ -50,9 +50,20 @@ def _steady_flow(run, out: Path, progress=True):
     figs = {"Prediction | reference | error": plots.field_comparison(
         arrays["x"], arrays["y"], arrays["pred"], arrays["ref"], out / "fields.png",
         f"{run.spec.name}: velocity rel. L2 {metrics['velocity_rel_l2']:.2e}")}
-    if run.problem.name == "cavity":
+    if run.problem.name == "cavity" and not arrays["scattered"]:
         figs["Centreline profiles vs FEM and Ghia et al. (1982)"] = plots.cavity_centerlines(arrays, out / "centerlines.png")
-    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution")}
+    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution", "source")}
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    if arrays["scattered"]:
+        coords, dims = {"x": (("point",), arrays["x"]), "y": (("point",), arrays["y"])}, ("point",)
+    else:
+        coords, dims = {"x": arrays["x"], "y": arrays["y"]}, ("y", "x")
+    write_prediction(out, prediction_dataset(
+        arrays["pred"], arrays["ref"], coords, dims,
+        {"case": f"{run.problem.name} prediction", "solver": f"sciflow model {run.spec.model.name}, run {run.path}",
+         "pressure": "p and p_reference shifted to zero mean (p is defined up to a constant)",
+         "nondimensionalisation": ", ".join(f"{f.name} in {f.units}" for f in run.problem.fields)}))
     return metrics, figs
 
 

@@ -115,6 +115,15 @@ def evaluate_rollout(run, out: Path, progress: bool = True):
     metrics = rollout_metrics(pred, truth, times, run.problem.horizon, float(cfg.get("correlation_threshold", 0.8)))
     metrics.update(checkpoint=selected, test_samples=int(pred.shape[0]),
                    parameters=real_parameter_count(run.model))
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    grid = run.problem.reference(progress=False)
+    write_prediction(out, prediction_dataset(
+        {"vorticity": pred.transpose(0, 1, 3, 2)}, {"vorticity": truth.transpose(0, 1, 3, 2)},
+        {"sample": np.arange(pred.shape[0]), "t": times, "x": grid["x"].values, "y": grid["y"].values},
+        ("sample", "t", "y", "x"),
+        {"case": f"{run.problem.name} test-split forecasts", "solver": f"sciflow model {run.spec.model.name}",
+         "forecast": f"autoregressive from the first {run.problem.t_in} frames of each test trajectory"}))
     figs = {
         "Vorticity: prediction | truth | error through time": _fields_figure(pred[0], truth[0], times, out / "rollout_fields.png"),
         "Error and correlation vs forecast time": _error_figure(metrics, out / "rollout_error.png"),
