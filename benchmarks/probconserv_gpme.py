@@ -91,7 +91,7 @@ def main(argv=None):
 
     from sciflow.evaluation.probconserv_eval import variants_for
     from sciflow.spec import load_spec
-    from sciflow.training.run_cache import cached_run
+    from sciflow.api import cached_run
 
     old = RESULTS / f"{NAME}.json"
     rows = [r for r in (json.loads(old.read_text()) if old.exists() else []) if r.get("protocol") and r["problem"] not in args.problems]

@@ -253,7 +253,7 @@ def test_paper_protocol_metrics_are_exact_for_a_known_prediction():
 
 def test_run_cache_reuses_a_matching_spec_and_retrains_a_changed_one(tmp_path):
     from sciflow.spec import spec_from_dict
-    from sciflow.training.run_cache import cache_dir, cached_run
+    from sciflow.api import cache_dir, cached_run
 
     spec = _tiny_spec({"name": "gpme_heat"}, 2)
     run, reused = cached_run(spec, tmp_path, progress=False)
