@@ -61,6 +61,10 @@ def test_fem_reference_round_trip_through_vtu_gives_the_same_metrics(tmp_path):
     assert got["velocity_rel_l2"] == pytest.approx(native["velocity_rel_l2"], rel=1e-9)  # same points, same values
     saved = json.loads((byo / "evaluation" / "metrics.json").read_text())
     assert "vtk file" in saved["reference"]["source"]
+    report = (run / "evaluation" / "report.md").read_text()
+    heads = [ln for ln in report.splitlines() if ln.startswith("## ")]
+    assert heads[:2] == ["## Case and reference", "## Headline metrics"] and heads[-1] == "## Provenance"
+    assert "| velocity_rel_l2 |" in report and "1 (relative)" in report and "| train_seconds |" in report
     _check_export(run / "evaluation", ("y", "x"), 17 * 17)
     _check_export(byo / "evaluation", ("point",), 17 * 17)
 
