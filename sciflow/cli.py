@@ -1,18 +1,23 @@
-"""Command line: ``sciflow data make | data import | train | evaluate | bench``. Thin: parse, call the API."""
+"""Command line: ``sciflow data make | data import | train | evaluate | list | bench``. Thin: parse, call the API."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from sciflow.catalog import SECTIONS
+
 
 def _parser():
+    from sciflow import __version__
+
     p = argparse.ArgumentParser(prog="sciflow", description="Neural surrogates of fluid flows, proven against CFD.")
+    p.add_argument("--version", action="version", version=f"sciflow {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="reference datasets").add_subparsers(dest="data_command", required=True)
-    make = data.add_parser("make", help="run a dataset recipe (datasets/*.yaml)")
-    make.add_argument("recipe")
+    make = data.add_parser("make", help="run a dataset recipe")
+    make.add_argument("recipe", help="recipe file, or the name of a bundled recipe (sciflow list recipes)")
     make.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe param")
     make.add_argument("--out", default=None, help="output file (default: <data dir>/<recipe file>)")
     make.add_argument("--quiet", action="store_true")
@@ -28,7 +33,8 @@ def _parser():
                      help="pdebench/the_well: split fractions in file order (default 0.8,0.1,0.1)")
 
     tr = sub.add_parser("train", help="train a surrogate from a YAML spec")
-    tr.add_argument("spec", help="spec file, or a run directory with --resume")
+    tr.add_argument("spec", help="spec file, the name of a bundled config (sciflow list configs), "
+                                 "or a run directory with --resume")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key (a.b.c=v)")
     tr.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
     tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -38,6 +44,9 @@ def _parser():
     ev = sub.add_parser("evaluate", help="evaluate a run against its reference")
     ev.add_argument("run")
     ev.add_argument("--quiet", action="store_true")
+
+    ls = sub.add_parser("list", help="bundled configs, recipes and tables; registered problems, models, objectives")
+    ls.add_argument("section", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
 
     be = sub.add_parser("bench", help="run a benchmark script from benchmarks/")
     be.add_argument("name", help="benchmark name, e.g. pinn_cavity")
@@ -89,6 +98,11 @@ def main(argv=None) -> int:
             m = evaluate(args.run, progress=not args.quiet)
             _print_metrics(m)
             print(f"{args.run}/evaluation/metrics.json")
+        elif args.command == "list":
+            unknown = [s for s in args.section if s not in SECTIONS]
+            if unknown:
+                raise SciflowError(f"list: unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
+            _print_catalog(args.section or SECTIONS)
         elif args.command == "bench":
             import runpy
             from pathlib import Path
@@ -131,6 +145,21 @@ def _import_options(args) -> dict:
         except ValueError:
             raise SciflowError(f"--fractions {args.fractions}: expected three numbers, e.g. 0.8,0.1,0.1") from None
     return given
+
+
+def _print_catalog(sections):
+    import shutil
+
+    from sciflow.catalog import catalog
+
+    width = shutil.get_terminal_size((100, 20)).columns
+    for section in sections:
+        entries = catalog(section)
+        print(f"{section} ({len(entries)}):")
+        pad = max(map(len, entries), default=0) + 2
+        for name, text in entries.items():
+            line = f"  {name:<{pad}}{text}"
+            print(line if len(line) <= width else line[: width - 1] + "…")
 
 
 def _print_metrics(m: dict):
