@@ -105,7 +105,7 @@ def main(argv=None):
         if a.reuse and done.exists():
             m = json.loads(done.read_text())
         else:
-            run = sciflow.train(cfg, overrides=over, out=Path(a.out) / name, progress=True)
+            run = sciflow.train(cfg, overrides=over, out=Path(a.out) / name, progress=True, overwrite=True)
             m = sciflow.evaluate(run, progress=True)
         rows.append({"model": name, "params": m["parameters"], "one_step_rel_l2": m["one_step_rel_l2"],
                      "persistence_rel_l2": m.get("persistence_rel_l2"),

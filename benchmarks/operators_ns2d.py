@@ -85,7 +85,7 @@ def accuracy(args, workdir: Path) -> list[dict]:
                     raise SystemExit(f"--reuse: {run_dir}/spec.yaml differs from this benchmark's spec; remove the run")
                 m = json.loads(done.read_text())
             else:
-                m = evaluate(train(spec, out=run_dir, progress=True), progress=False)
+                m = evaluate(train(spec, out=run_dir, progress=True, overwrite=True), progress=False)
             rows.append({"model": key, "params": m["parameters"], "dataset": f"ns2d_nu1e-5_cpu ({64 // sub}^2)",
                          "test_rel_l2": m["test_rel_l2"], "train_seconds": m["train_seconds"], "device": "cpu",
                          "final_rel_l2": m["final_rel_l2"], "decorrelation_time": m["decorrelation_time"],
@@ -138,7 +138,7 @@ def throughput(args, workdir: Path) -> dict:
     def run_sciflow(rep):
         import csv
 
-        run = train(spec, out=workdir / f"throughput_{rep}", progress=False)
+        run = train(spec, out=workdir / f"throughput_{rep}", progress=False, overwrite=True)
         with open(run / "metrics.csv") as f:
             elapsed = [float(r["elapsed_s"]) for r in csv.DictReader(f)][-1]
         sc.append(n / elapsed)

@@ -85,7 +85,7 @@ def run_case(case: str, scale: float, out_root: Path, reuse: bool = False) -> tu
     if reuse and finished_run(out_root / case, load_spec(ROOT / path, overrides=overrides)):
         run = out_root / case
     else:
-        run = train(ROOT / path, overrides=overrides, out=out_root / case, progress=True)
+        run = train(ROOT / path, overrides=overrides, out=out_root / case, progress=True, overwrite=True)
     wall = time.perf_counter() - t0
     metrics = evaluate(run, progress=True)
     device = machine()["device"]

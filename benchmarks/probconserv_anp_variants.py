@@ -64,7 +64,7 @@ def main(argv=None):
                   f"objective.batch_size={args.batch}", f"training.phases.0.steps={args.steps}",
                   f"training.phases.0.lr={args.lr}"] + VARIANTS[name]
             run_dir = train(ROOT / "configs" / "probconserv_heat_paper.yaml", overrides=ov,
-                            out=Path(args.out) / f"{name}_s{seed}", progress=False)
+                            out=Path(args.out) / f"{name}_s{seed}", progress=False, overwrite=True)
             run = load_run(run_dir)
             secs = float(run.metrics()["elapsed_s"][-1])
             res, _ = evaluate_paper_protocol(run.model, run.problem, variants_for(run.model), test_values=[1.0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,8 +23,12 @@ def build(spec: Spec, device=None):
     from sciflow.problems.base import build_problem
     from sciflow.training.objectives import build_objective
 
+    from sciflow.training.memory import check_model_fits
+
     device = device or torch.device("cpu")
     problem = build_problem(spec.section("problem"))
+    check_model_fits(lambda: build_model(spec.section("model"), problem), spec.section("model"), DTYPES[spec.dtype],
+                     device)
     model = build_model(spec.section("model"), problem).to(device=device, dtype=DTYPES[spec.dtype])
     objective = build_objective(spec.section("objective"), problem, model)
     return problem, model, objective
@@ -40,36 +45,83 @@ def _seed_all(seed: int):
 
 
 def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, out: str | os.PathLike | None = None,
-          resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
+          resume: bool = False, progress: bool = True, stop_after: int | None = None,
+          overwrite: bool = False) -> Path:
     """Train the model a spec describes; returns the run directory (``runs/<name>`` or ``out``).
 
-    With ``resume=True`` the run continues from ``<run>/checkpoints/last.pt`` using the spec
-    saved in the run directory (a resumed run reproduces the uninterrupted losses).
-    ``stop_after`` interrupts the run after that many steps, leaving a resumable checkpoint.
-    """
-    from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
-    from sciflow.training.trainer import Trainer
+    A run directory belongs to one run: training into one that holds a run is refused unless
+    ``resume`` (continue it) or ``overwrite`` (delete it first). While training, ``<run>/.lock``
+    keeps a second process out.
 
+    With ``resume=True`` the run continues from ``<run>/checkpoints/last.pt`` with the spec
+    saved in the run directory (a resumed run reproduces the uninterrupted losses); overrides
+    that may change mid-run (more steps, new phases, lower lr, cadences) are applied and recorded
+    in ``spec_history.yaml``, others are refused naming the key.
+    ``stop_after`` stops the run after that many steps, leaving a resumable checkpoint.
+    A signal (SIGINT, SIGTERM, SIGUSR1) stops it the same way and raises ``Interrupted``
+    (``exit_code`` 130, 143, 138), so a caller never mistakes a partial run for a finished one.
+    """
+    from sciflow.training.run_directory import RunLock, check_writable, claim_new
+
+    if resume and overwrite:
+        raise SciflowError("--resume and --overwrite exclude each other")
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
     elif overrides:
-        from sciflow.spec import parse_overrides
-
-        ov = parse_overrides(overrides) if isinstance(overrides, list) else overrides
-        spec = spec_from_dict(spec.to_dict(), "<spec>", ov)
+        spec = spec_from_dict(spec.to_dict(), "<spec>", _as_dict(overrides))
     run_dir = Path(out) if out else Path("runs") / spec.name
     if resume:
-        saved = run_dir / "spec.yaml"
-        if not (run_dir / "checkpoints" / "last.pt").exists():
-            raise SciflowError(f"--resume: no checkpoint at {run_dir / 'checkpoints' / 'last.pt'}")
-        spec = load_spec(saved)
+        spec = _resume_spec(run_dir, overrides)
+    first_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 owns the directory
+    if first_rank:
+        check_writable(run_dir, "run directory")
+    with RunLock(run_dir) if first_rank else contextlib.nullcontext():
+        if first_rank:
+            if not resume:
+                claim_new(run_dir, overwrite)
+            check_writable(run_dir / "checkpoints", "checkpoint directory")
+        with _out_of_memory_as_error("training"):
+            _train_locked(spec, run_dir, resume, progress, stop_after)
+    return run_dir
+
+
+def _as_dict(overrides) -> dict:
+    from sciflow.spec import parse_overrides
+
+    return parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides)
+
+
+def _resume_spec(run_dir: Path, overrides) -> Spec:
+    """The run's saved spec with the overrides a resume accepts; refuses any other change."""
+    from sciflow.training.run_directory import record_spec_change
+    from sciflow.spec import check_resume_changes
+    from sciflow.training.checkpoint import load_checkpoint
+
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.exists():
+        raise SciflowError(f"--resume: no checkpoint at {last}")
+    saved_path = run_dir / "spec.yaml"
+    ck = load_checkpoint(last)
+    spec = load_spec(saved_path, overrides)
+    changes = check_resume_changes(ck["spec"], spec.to_dict(), int(ck["phase"]), int(ck["step"]), str(saved_path))
+    if changes:
+        record_spec_change(run_dir, int(ck["step"]), changes)
+    return spec
+
+
+def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
+    from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
+    from sciflow.training.threads import apply_threads
+    from sciflow.training.trainer import Trainer
+
     device = resolve_device(spec.device)
+    threads = apply_threads(spec.threads)
     rank, world = init_distributed(device)
     _seed_all(spec.seed)
     problem, model, objective = build(spec, device)
     if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_spec(spec, run_dir / "spec.yaml")
+        _write_environment(run_dir, device, threads, progress)
     # make reference data before training so a missing file is made (with a progress bar) up front
     if rank == 0 and hasattr(problem, "reference"):
         try:
@@ -85,7 +137,34 @@ def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, 
     trainer = Trainer(spec, net, objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
     trainer.fit(resume=resume, stop_after=stop_after)
     barrier(world)
-    return run_dir
+
+
+def _write_environment(run_dir: Path, device, threads: dict, progress: bool):
+    """``environment.json``: device, threads (and why), host, library versions of the last (re)start."""
+    import json
+    import socket
+    import sys
+
+    from sciflow.data.io import atomic_write_text
+    from sciflow.training.checkpoint import library_versions
+
+    env = {"device": str(device), **threads, "host": socket.gethostname(), "versions": library_versions()}
+    atomic_write_text(run_dir / "environment.json", json.dumps(env, indent=2))
+    if progress:
+        print(f"device {device}, {threads['threads']} torch thread(s) ({threads['why']})", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _out_of_memory_as_error(what: str):
+    """An allocation failure becomes one SciflowError naming the step that needed the memory."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as exc:
+        text = str(exc)
+        if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text:
+            first = text.splitlines()[0] if text else "MemoryError"
+            raise SciflowError(f"out of memory during {what}: {first[:300]}; reduce the sizes in the spec") from None
+        raise
 
 
 @dataclass
@@ -99,14 +178,13 @@ class Run:
     step: int
 
     def metrics(self):
-        """metrics.csv as a dict of numpy columns."""
+        """metrics.csv as a dict of numpy columns (empty when nothing was logged)."""
         import numpy as np
 
-        import csv
+        from sciflow.training.metrics_csv import read_metrics
 
-        with open(self.path / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
-        return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
+        header, rows = read_metrics(self.path / "metrics.csv")
+        return {k: np.array([r[k] for r in rows], dtype=float) for k in header}
 
     def evaluation(self) -> dict:
         import json
@@ -115,25 +193,114 @@ class Run:
 
 
 def load_run(path: str | os.PathLike, checkpoint: str = "last.pt", device: str = "cpu") -> Run:
-    """Load a run directory: its saved spec and the model weights from ``checkpoints/<checkpoint>``."""
+    """Load a run directory (its spec and the weights of ``checkpoints/<checkpoint>``), or an
+    exported model directory (``config.json`` + ``model.safetensors``, see ``export_model``).
+
+    The spec stored in the checkpoint must agree with ``spec.yaml`` on every key that shapes the
+    weights or the physics (problem, model, dtype); otherwise one error names the keys.
+    """
+    from sciflow.spec import shaping_changes
     from sciflow.training.checkpoint import load_checkpoint
 
     path = Path(path)
-    if not (path / "spec.yaml").exists():
+    if (path / EXPORT_CONFIG).exists() and not (path / "spec.yaml").exists():
+        return _load_export(path, device)
+    if not (path / "spec.yaml").is_file():
         raise SciflowError(f"{path} is not a run directory (no spec.yaml)")
     spec = load_spec(path / "spec.yaml")
-    problem, model, _ = build(spec, torch.device(device))
     ck = load_checkpoint(path / "checkpoints" / checkpoint, map_location=device)
-    model.load_state_dict(ck["model"])
+    changed = shaping_changes(ck["spec"], spec.to_dict())
+    if changed:
+        what = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} in spec.yaml" for k, old, new in changed[:3])
+        raise SciflowError(f"{path / 'spec.yaml'} was edited after training ({what}); the weights belong to the "
+                           "checkpoint's spec: restore it, or train a new run")
+    problem, model, _ = build(spec, torch.device(device))
+    _load_weights(model, ck["model"], path / "checkpoints" / checkpoint)
     model.eval()
     return Run(path, spec, problem, model, ck["step"])
 
 
-def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
-    """Evaluate a run against its problem's reference; writes ``<run>/evaluation/``; returns metrics."""
-    from sciflow.evaluation.report import evaluate_run
+def _load_weights(model: torch.nn.Module, state: dict, source: Path):
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()
+        raise SciflowError(f"{source}: the weights do not fit the model the spec builds "
+                           f"({' '.join(first[1:2]).strip() or first[0]})") from None
 
-    return evaluate_run(load_run(path), progress=progress)
+
+def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
+    """Evaluate a run against its problem's reference; writes ``<run>/evaluation/``; returns metrics.
+
+    A run whose weights are not finite (it diverged) is refused; a metric that comes out
+    non-finite is written as ``null`` in metrics.json and raises after the files are written.
+    """
+    import math
+
+    from sciflow.evaluation.report import evaluate_run
+    from sciflow.training.checkpoint import non_finite_weights
+
+    run = load_run(path)
+    bad = non_finite_weights(run.model.state_dict())
+    if bad:
+        raise SciflowError(f"{path}: the weights {bad[:3]} are not finite (the run diverged at or before step "
+                           f"{run.step}); nothing to evaluate")
+    with _out_of_memory_as_error("evaluation"):
+        metrics = evaluate_run(run, progress=progress)
+    non_finite = sorted(k for k, v in metrics.items() if v is None or (isinstance(v, float) and not math.isfinite(v)))
+    if non_finite:
+        raise SciflowError(f"{path}: evaluation gave non-finite {non_finite} (written as null in "
+                           f"{Path(path) / 'evaluation' / 'metrics.json'})")
+    return metrics
+
+
+# ------------------------------------------------------------------------------------ export
+EXPORT_CONFIG, EXPORT_WEIGHTS = "config.json", "model.safetensors"
+
+
+def export_model(run_path: str | os.PathLike, out: str | os.PathLike, checkpoint: str = "last.pt") -> Path:
+    """Write a shareable, weights-only model: ``out/model.safetensors`` + ``out/config.json``
+    (the resolved spec, step and versions). ``load_run(out)`` builds the model from it."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from sciflow.data.io import atomic_write_text
+    from sciflow.training.run_directory import check_writable
+    from sciflow.training.checkpoint import library_versions
+
+    run = load_run(run_path, checkpoint)
+    out = check_writable(out, "export directory")
+    state = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
+    tmp = out / (EXPORT_WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata={"format": "sciflow-model-1"})
+    os.replace(tmp, out / EXPORT_WEIGHTS)
+    config = {"format": "sciflow-model-1", "spec": run.spec.to_dict(), "step": run.step,
+              "source": str(run_path), "checkpoint": checkpoint, "versions": library_versions()}
+    atomic_write_text(out / EXPORT_CONFIG, json.dumps(config, indent=2))
+    return out
+
+
+def _load_export(path: Path, device: str) -> Run:
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        config = json.loads((path / EXPORT_CONFIG).read_text())
+        raw_spec = config["spec"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SciflowError(f"{path / EXPORT_CONFIG}: not a sciflow model config ({exc})") from None
+    spec = spec_from_dict(raw_spec, str(path / EXPORT_CONFIG))
+    try:
+        state = load_file(str(path / EXPORT_WEIGHTS), device=device)
+    except (OSError, SafetensorError) as exc:
+        raise SciflowError(f"cannot read {path / EXPORT_WEIGHTS}: {exc}") from None
+    problem, model, _ = build(spec, torch.device(device))
+    _load_weights(model, state, path / EXPORT_WEIGHTS)
+    model.eval()
+    return Run(path, spec, problem, model, int(config.get("step", 0)))
 
 
 # ---------------------------------------------------------------- a cache of trained runs
@@ -166,6 +333,6 @@ def cached_run(spec, root, progress: bool = True):
         if run.step >= total_steps(spec):
             return run, True
         train(spec, out=run_dir, resume=True, progress=progress)
-    else:
-        train(spec, out=run_dir, progress=progress)
+    else:  # nothing finished here: partial files are this spec's own, so start over
+        train(spec, out=run_dir, progress=progress, overwrite=True)
     return load_run(run_dir), False

@@ -38,6 +38,8 @@ def _parser():
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key (a.b.c=v)")
     tr.add_argument("--out", default=None, help="run directory (default: runs/<name>)")
     tr.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace an existing run in the run directory (its checkpoints and evaluation are deleted)")
     tr.add_argument("--evaluate", action="store_true", help="evaluate against the reference when training ends")
     tr.add_argument("--quiet", action="store_true")
 
@@ -45,6 +47,10 @@ def _parser():
     ev.add_argument("run")
     ev.add_argument("--quiet", action="store_true")
 
+    ex = sub.add_parser("export", help="write a shareable weights-only model (model.safetensors + config.json)")
+    ex.add_argument("run")
+    ex.add_argument("--out", required=True, help="directory to write")
+    ex.add_argument("--checkpoint", default="last.pt", help="last.pt (default) or best.pt")
     ls = sub.add_parser("list", help="bundled configs, recipes and tables; registered problems, models, objectives")
     ls.add_argument("section", nargs="*", metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
 
@@ -56,7 +62,7 @@ def _parser():
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from sciflow.errors import SciflowError
+    from sciflow.errors import Interrupted, SciflowError
 
     try:
         if args.command == "data" and args.data_command == "import":
@@ -80,6 +86,9 @@ def main(argv=None) -> int:
             from sciflow.api import evaluate, train
 
             spec, out = args.spec, args.out
+            if Path(spec).is_dir() and not args.resume:
+                raise SciflowError(f"{spec} is a directory; to continue the run in it use "
+                                   f"`sciflow train {spec} --resume`")
             if args.resume and Path(spec).is_dir():
                 out = out or spec
                 spec = str(Path(spec) / "spec.yaml")
@@ -87,7 +96,8 @@ def main(argv=None) -> int:
                 from sciflow.spec import load_spec
 
                 out = str(Path("runs") / load_spec(spec, args.set).name)
-            run_dir = train(spec, args.set, out=out, resume=args.resume, progress=not args.quiet)
+            run_dir = train(spec, args.set, out=out, resume=args.resume, progress=not args.quiet,
+                            overwrite=args.overwrite)
             if args.evaluate:
                 m = evaluate(run_dir, progress=not args.quiet)
                 _print_metrics(m)
@@ -98,18 +108,25 @@ def main(argv=None) -> int:
             m = evaluate(args.run, progress=not args.quiet)
             _print_metrics(m)
             print(f"{args.run}/evaluation/metrics.json")
+        elif args.command == "export":
+            from sciflow.api import export_model
+
+            print(export_model(args.run, args.out, args.checkpoint))
         elif args.command == "list":
             unknown = [s for s in args.section if s not in SECTIONS]
             if unknown:
                 raise SciflowError(f"list: unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
             _print_catalog(args.section or SECTIONS)
         elif args.command == "bench":
+            import re
             import runpy
-            from pathlib import Path
 
             # benchmarks live in a source checkout, not in the package: ./benchmarks, else the checkout holding sciflow/
             import sciflow
 
+            if not re.fullmatch(r"[A-Za-z0-9_]+", args.name):
+                raise SciflowError(f"bench {args.name!r}: a benchmark is named by its file in benchmarks/ "
+                                   "(letters, digits, '_'), e.g. pinn_cavity")
             folders = [Path("benchmarks"), Path(sciflow.__file__).resolve().parents[1] / "benchmarks"]
             script = next((f / f"{args.name}.py" for f in folders if (f / f"{args.name}.py").exists()), None)
             if script is None:
@@ -117,6 +134,9 @@ def main(argv=None) -> int:
                                    "(benchmarks come with a source checkout of sciflow)")
             sys.argv = [str(script)] + args.args
             runpy.run_path(str(script), run_name="__main__")
+    except Interrupted as exc:
+        print(f"sciflow: interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
     except SciflowError as exc:
         print(f"sciflow: error: {exc}", file=sys.stderr)
         return 2

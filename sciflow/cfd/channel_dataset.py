@@ -31,6 +31,7 @@ from sciflow.cfd.channel_initial import turbulent_initial_condition
 from sciflow.cfd.filters import ChannelCoarsener
 from sciflow.data.io import provenance
 from sciflow.data.recipes import register_recipe
+from sciflow.data.torch_files import safe_torch_load
 from sciflow.errors import SciflowError
 
 DEFAULTS = {
@@ -103,7 +104,7 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
     restart = p["restart"]
     if restart and os.path.exists(restart):
         s = build_solver(p)
-        sd = torch.load(restart, map_location="cpu", weights_only=False)
+        sd = safe_torch_load(restart, "channel restart file")
         for k in ("nx", "ny", "nz", "lx", "lz", "stretch", "nu"):
             if abs(float(sd["config"][k]) - float(getattr(s.cfg, k))) > 1e-12 * max(1.0, abs(float(getattr(s.cfg, k)))):
                 raise SciflowError(f"channel recipe: restart {restart} has {k}={sd['config'][k]}, params ask {getattr(s.cfg, k)}")

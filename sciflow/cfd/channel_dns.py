@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from sciflow.cfd.channel_operators import EigenOperator, WallNormalGrid, wall_slope
+from sciflow.data.torch_files import atomic_torch_save, safe_torch_load
 from sciflow.errors import SciflowError
 
 # Spalart, Moser & Rogers (1991) low-storage RK3/CN coefficients.
@@ -323,27 +323,13 @@ class ChannelSolver:
         }
 
     def save(self, path: str | os.PathLike):
-        """Restart file, written to a temporary name and renamed (never torn)."""
-        path = os.fspath(path)
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
-        os.close(fd)
-        try:
-            torch.save(self.state_dict(), tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        """Restart file (tensors and plain data only), written to a temporary name and renamed."""
+        atomic_torch_save(self.state_dict(), path)
 
     @classmethod
     def load(cls, path, **overrides) -> "ChannelSolver":
         """Rebuild a solver from a restart file; ``overrides`` replace config entries (e.g. device)."""
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise SciflowError(f"cannot read channel restart file {path}: {exc}") from exc
+        sd = safe_torch_load(path, "channel restart file")
         cfgd = dict(sd["config"])
         cfgd.update(overrides)
         s = cls(ChannelConfig(**cfgd))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -68,6 +69,40 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     return path
 
 
+def check_writable(directory: str | os.PathLike, what: str) -> Path:
+    """Create ``directory`` (and parents) and prove a file can be written there, before any work."""
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise SciflowError(f"{what} {d} is a file, not a directory")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=d)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise SciflowError(f"{what} {d} is not writable: {exc.strerror or exc}") from None
+    return d
+
+
+def check_replaceable(path: str | os.PathLike):
+    """Refuse to replace an existing file that is not a dataset sciflow wrote (or a directory)."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise SciflowError(f"{path} is a directory; give a file name ending in .nc")
+    try:
+        with h5py.File(path, "r") as f:
+            ours = "sciflow_version" in f.attrs
+    except OSError:
+        ours = False
+    if not ours:
+        raise SciflowError(f"{path} exists and is not a dataset sciflow wrote; refusing to replace it "
+                           "(delete it or choose another output)")
+
+
 def _atomic(path: Path, write) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,13 +155,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def json_ready(obj):
-    """Convert numpy scalars/arrays inside ``obj`` for json.dump."""
+    """Convert numpy scalars/arrays inside ``obj`` for json.dump; NaN and ±inf become ``None``
+    (``null``: JSON has no literal for them)."""
     if isinstance(obj, dict):
         return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [json_ready(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj

@@ -14,10 +14,11 @@ the returned ``xarray.Dataset`` atomically. The data directory is ``$SCIFLOW_DAT
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import time
 from pathlib import Path
-import yaml
 
 from sciflow.errors import SciflowError
 from sciflow.registry import Registry
@@ -43,17 +44,23 @@ def data_dir() -> Path:
 
 
 def parse_value(text: str):
-    """Parse a ``--set`` value with YAML rules (numbers, bools, lists)."""
-    return yaml.safe_load(text)
+    """Parse a ``--set`` value with YAML rules (numbers, bools, lists); one error if it is not YAML."""
+    from sciflow import strict_yaml
+
+    return strict_yaml.loads(text, f"--set value {text!r}")
 
 
 def load_recipe(path: str | os.PathLike) -> dict:
     """A recipe file (or the name of a bundled recipe, e.g. ``cavity``) as a dict with ``params`` and ``file``."""
+    from sciflow import strict_yaml
     from sciflow.resources import resolve_recipe
 
     path = resolve_recipe(path)
-    with open(path) as f:
-        spec = yaml.safe_load(f) or {}
+    spec = strict_yaml.load_file(path, "recipe file")
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise SciflowError(f"{path}: a recipe must be a mapping with keys recipe, file, params; "
+                           f"got a {type(spec).__name__}")
     unknown = set(spec) - {"recipe", "file", "params", "description"}
     if unknown:
         raise SciflowError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: recipe, file, params, description")
@@ -61,11 +68,23 @@ def load_recipe(path: str | os.PathLike) -> dict:
         raise SciflowError(f"{path}: missing key 'recipe'")
     spec.setdefault("params", {})
     spec.setdefault("file", path.stem + ".nc")
+    if not isinstance(spec["params"], dict):
+        raise SciflowError(f"{path}: params: a mapping of parameter names to values, got a {type(spec['params']).__name__}")
+    name = spec["file"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+\.nc", name) or name.startswith("."):
+        raise SciflowError(f"{path}: file: {name!r} must be a plain file name ending in .nc (it is written under the "
+                           "data directory; use --out to write elsewhere)")
     return spec
 
 
 def make_dataset(recipe_path, overrides: dict | None = None, out=None, progress: bool = True) -> Path:
-    """Run a recipe and write its dataset; returns the written path."""
+    """Run a recipe and write its dataset; returns the written path.
+
+    The output's directory is checked writable before the solver starts, and an existing file
+    there that sciflow did not write is never replaced.
+    """
+    from sciflow.data.io import check_replaceable, check_writable, write_dataset
+
     spec = load_recipe(recipe_path)
     name = spec["recipe"]
     try:
@@ -75,12 +94,15 @@ def make_dataset(recipe_path, overrides: dict | None = None, out=None, progress:
     params = dict(spec["params"])
     for key, value in (overrides or {}).items():
         params[key] = value
+    bad = [k for k, v in params.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise SciflowError(f"{recipe_path}: parameter {bad[0]!r} must be a finite number, got {params[bad[0]]}")
+    out = Path(out) if out else data_dir() / spec["file"]
+    check_writable(out.parent, "output directory")
+    check_replaceable(out)
     t0 = time.perf_counter()
     ds = recipe(params, progress=progress)
     ds.attrs.setdefault("wall_time_s", time.perf_counter() - t0)
-    from sciflow.data.io import write_dataset
-
-    out = Path(out) if out else data_dir() / spec["file"]
     return write_dataset(ds, out)
 
 

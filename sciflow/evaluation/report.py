@@ -87,7 +87,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
     metrics.update(run=str(run.path), step=run.step, model=run.spec.model.name, problem=run.problem.name,
                    evaluate_seconds=time.perf_counter() - t0)
     metrics = json_ready(metrics)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False))
     atomic_write_text(out / "report.md", _report_md(run, metrics, figs))
     return metrics
 

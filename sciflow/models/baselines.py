@@ -29,6 +29,7 @@ from torch import nn
 from sciflow.errors import SciflowError
 from sciflow.models.channel_walls import channel_grid, check_walls, impose_no_slip, wall_value
 from sciflow.models.registry import register_model
+from sciflow.bounds import Depth, Modes, Width
 
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32,
@@ -159,7 +160,7 @@ class FNOBaseline(_NeuralOperator):
     """neuraloperator's FNO. Spec keys: width (hidden channels), modes, layers, t_out, channel_mlp;
     channel only: residual, no_slip (default true)."""
 
-    def __init__(self, problem=None, width: int = 20, modes: int = 12, layers: int = 4, t_out: int = 1,
+    def __init__(self, problem=None, width: Width = 20, modes: Modes = 12, layers: Depth = 4, t_out: Depth = 1,
                  channel_mlp: bool = True, residual: bool | None = None, no_slip: bool | None = None):
         super().__init__(problem, width, modes, layers, t_out, channel_mlp, residual, no_slip)
 
@@ -174,7 +175,7 @@ class IFNO(_NeuralOperator):
     Spec keys: width, modes, iterations, t_out, channel_mlp; channel only: residual, no_slip (default true).
     """
 
-    def __init__(self, problem=None, width: int = 20, modes: int = 12, iterations: int = 4, t_out: int = 1,
+    def __init__(self, problem=None, width: Width = 20, modes: Modes = 12, iterations: Depth = 4, t_out: Depth = 1,
                  channel_mlp: bool = True, residual: bool | None = None, no_slip: bool | None = None):
         super().__init__(problem, width, modes, 2, t_out, channel_mlp, residual, no_slip)
         keep_first_block(self.net)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from sciflow.models.registry import register_model
+from sciflow.bounds import Depth, Modes, Width
 
 
 class SpectralTransform2d(nn.Module):
@@ -139,7 +140,7 @@ class DyMixOp(nn.Module):
     ``forward(x)``: x (B, t_in, X, Y) → (B, t_out, X, Y); ``t_in`` comes from the problem.
     """
 
-    def __init__(self, problem=None, width: int = 20, modes: int = 12, layers: int = 4, n_mixing: int = 1,
+    def __init__(self, problem=None, width: Width = 20, modes: Modes = 12, layers: Depth = 4, n_mixing: Depth = 1,
                  stencil: int = 3, t_out: int = 1, coordinates: bool = True, step_init: float = 0.0):
         super().__init__()
         t_in = int(getattr(problem, "t_in", 10)) if problem is not None else 10

@@ -33,6 +33,7 @@ from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
 from sciflow.problems.base import Ansatz
 from sciflow.autodiff.jet import Jet
+from sciflow.bounds import Depth, Width
 
 TWO_PI = 2.0 * math.pi
 
@@ -41,7 +42,7 @@ TWO_PI = 2.0 * math.pi
 class LagrangianPINN(nn.Module):
     boundary = "hard"
 
-    def __init__(self, problem, width: int = 32, depth: int = 4, activation: str = "tanh",
+    def __init__(self, problem, width: Width = 32, depth: Depth = 4, activation: str = "tanh",
                  characteristic_width: int = 0, characteristic_depth: int = 0, lagrangian_points: int = 2048):
         super().__init__()
         if not hasattr(problem, "lagrangian_residual"):

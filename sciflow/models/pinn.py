@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sciflow.bounds import Depth, FeatureCount, Width
 from sciflow.errors import SciflowError
 from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
@@ -42,8 +43,8 @@ def _input_normalisation(problem):
 
 @register_model("pinn")
 class PINN(nn.Module):
-    def __init__(self, problem, width: int = 50, depth: int = 4, activation: str = "tanh",
-                 fourier_features: int = 0, fourier_sigma: float = 1.0, boundary: str = "hard",
+    def __init__(self, problem, width: Width = 50, depth: Depth = 4, activation: str = "tanh",
+                 fourier_features: FeatureCount = 0, fourier_sigma: float = 1.0, boundary: str = "hard",
                  output: str = "primitive"):
         super().__init__()
         if boundary not in ("hard", "soft"):

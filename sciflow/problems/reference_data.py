@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sciflow.data.io import read_dataset, write_dataset
+from sciflow.data.io import check_writable, read_dataset, write_dataset
 from sciflow.data.recipes import data_dir, run_recipe
 from sciflow.errors import SciflowError
 from sciflow.resources import reference_table, resolve_recipe
@@ -83,6 +83,7 @@ def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = Tru
         if candidate == path:
             print(f"reference data {path} was made with other parameters {bad} (requested, stored): "
                   f"remaking it", flush=True)
+    check_writable(path.parent, "data directory")
     if progress:
         print(f"reference data {path} not found: making it with recipe '{recipe}' {params}", flush=True)
     write_dataset(run_recipe(recipe, params, progress=progress), path)

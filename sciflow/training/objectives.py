@@ -18,6 +18,7 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.registry import Registry
+from sciflow.bounds import Every, OptionalPoints, Points
 
 OBJECTIVES = Registry("objective", "objective.name", (
     "sciflow.training.objectives",
@@ -50,8 +51,8 @@ class PhysicsObjective:
     measured on the old points.
     """
 
-    def __init__(self, problem, model, interior_points: int = 2000, boundary_points: int = 400,
-                 resample_every: int = 0, weights: dict | None = None, bc_weight: float = 1.0):
+    def __init__(self, problem, model, interior_points: Points = 2000, boundary_points: OptionalPoints = 400,
+                 resample_every: Every = 0, weights: dict | None = None, bc_weight: float = 1.0):
         self.problem = problem
         self.interior_points = int(interior_points)
         self.boundary_points = int(boundary_points)

@@ -4,16 +4,21 @@
 (Adam-family phases with a schedule, then L-BFGS), logs ``metrics.csv`` (and TensorBoard
 when installed), writes ``checkpoints/last.pt`` every ``checkpoint_every`` steps and at the
 end, keeps ``checkpoints/best.pt`` by validation metric when the objective validates, and
-stops with a message naming the step and loss term on NaN/inf. Ctrl-C finishes the current
-step, saves a resumable checkpoint and exits. ``fit(resume=True)`` restores weights,
-optimiser, step, RNG and objective state, so the continued run reproduces the losses of an
-uninterrupted one.
+stops with a message naming the step and loss term on NaN/inf. Only finite weights are saved
+and the previous ``last.pt`` is kept as ``last.prev.pt``; when the loss turns non-finite right
+after a save, the saved (never evaluated) weights move to ``last.diverged.pt`` and
+``last.prev.pt`` becomes ``last.pt`` again, so the run directory is always resumable from a
+good state. SIGINT, SIGTERM and SIGUSR1 finish the current step, save a resumable checkpoint
+and end ``fit`` with the signal's number (``Interrupted``). ``fit(resume=True)`` restores
+weights, optimiser, step, RNG and objective state, so the continued run reproduces the losses
+of an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -21,10 +26,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from sciflow.errors import SciflowError
-from sciflow.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sciflow.errors import Diverged, Interrupted, SciflowError
+from sciflow.training.checkpoint import (load_checkpoint, non_finite_weights, previous_path, rng_state,
+                                         save_checkpoint, set_rng_state)
 from sciflow.training.distributed import all_reduce_mean
+from sciflow.training.metrics_csv import read_metrics_lines
 from sciflow.training.optim import learning_rate, make_optimizer
+
+
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, n))
 
 
 class Trainer:
@@ -43,6 +53,7 @@ class Trainer:
         self.best = math.inf
         self.elapsed = 0.0
         self._stop = False
+        self._signum = None
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.csv"
         self._tb = None
@@ -71,8 +82,29 @@ class Trainer:
         }
 
     def save(self, phase_idx, optimizer, name="last.pt"):
+        inner = getattr(self.model, "module", self.model)
+        bad = non_finite_weights(inner.state_dict())
+        if bad:
+            raise Diverged(f"step {self.step}: weights {bad[:3]} became non-finite; {self._good_checkpoint()}")
         if self.rank == 0:
-            save_checkpoint(self.ckpt_dir / name, self._payload(phase_idx, optimizer))
+            save_checkpoint(self.ckpt_dir / name, self._payload(phase_idx, optimizer), keep_previous=name == "last.pt")
+
+    def _good_checkpoint(self) -> str:
+        """Set ``last.pt`` to the newest checkpoint whose weights were evaluated with a finite loss
+        (weights saved at the current step never were); returns a sentence naming it."""
+        last = self.ckpt_dir / "last.pt"
+        if self.rank == 0 and last.exists():
+            saved_step = load_checkpoint(last)["step"]
+            prev = previous_path(last)
+            if saved_step >= self.step:
+                os.replace(last, self.ckpt_dir / "last.diverged.pt")
+                if prev.exists():
+                    os.replace(prev, last)
+        if last.exists():
+            step = load_checkpoint(last)["step"]
+            return (f"the last good checkpoint is {last} (step {step}); resume from it with a lower learning rate, "
+                    f"e.g. `sciflow train {self.run_dir} --resume --set training.phases.N.lr=...`")
+        return "no checkpoint was written before it diverged; lower the learning rate in the spec and train again"
 
     def _restore(self):
         ck = load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device)
@@ -85,21 +117,21 @@ class Trainer:
 
     # ---------------------------------------------------------------- logging
     def _truncate_metrics(self, step):
+        """Drop the rows logged after ``step`` (the checkpoint a resume starts from)."""
         if self.rank != 0 or not self.metrics_path.exists():
             return
-        with open(self.metrics_path) as f:
-            rows = list(csv.reader(f))
-        keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
+        header, rows, raw = read_metrics_lines(self.metrics_path)
+        keep = [header] + [cells for row, cells in zip(rows, raw) if row["step"] <= step]
         from sciflow.data.io import atomic_write_text
 
-        atomic_write_text(self.metrics_path, "\n".join(",".join(r) for r in keep) + "\n")
+        atomic_write_text(self.metrics_path, "".join(",".join(r) + "\n" for r in keep) if header else "")
 
     def _log(self, phase_idx, lr, total, terms):
         if self.rank != 0:
             return
         row = {"step": self.step, "phase": phase_idx, "lr": lr, "loss": float(total),
                **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(self.elapsed, 3)}
-        new = not self.metrics_path.exists()
+        new = not self.metrics_path.exists() or self.metrics_path.stat().st_size == 0
         if not new:
             with open(self.metrics_path) as f:
                 header = f.readline().strip().split(",")
@@ -140,10 +172,10 @@ class Trainer:
             total, terms = self.objective.loss(self.model, step)
         for k, v in terms.items():
             if not torch.isfinite(v).all():
-                raise SciflowError(f"step {step}: loss term '{k}' is {float(v.detach())} (non-finite); "
-                                   f"the last good checkpoint is {self.ckpt_dir / 'last.pt'}")
+                raise Diverged(f"step {step}: loss term '{k}' is {float(v.detach())} (non-finite); "
+                               f"{self._good_checkpoint()}")
         if not torch.isfinite(total):
-            raise SciflowError(f"step {step}: total loss is {float(total.detach())} (non-finite)")
+            raise Diverged(f"step {step}: total loss is {float(total.detach())} (non-finite); {self._good_checkpoint()}")
         return total, terms
 
     def _train_step(self, optimizer, phase, k):
@@ -189,12 +221,14 @@ class Trainer:
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()
         self._open_tensorboard()
-        old_handler = None
+        old_handlers = {}
         if self.rank == 0:
             try:
-                old_handler = signal.signal(signal.SIGINT, self._on_sigint)
-            except ValueError:  # not in the main thread
-                old_handler = None
+                old_handlers = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+            except ValueError:  # not in the main thread: no handlers
+                old_handlers = {}
+        if not resume:
+            self.save(0, None)  # step 0: a good state to return to if the very first update diverges
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress, desc=self.spec.name,
                    dynamic_ncols=True)
         optimizer, opt_phase = None, None
@@ -205,6 +239,8 @@ class Trainer:
                     optimizer = make_optimizer(phase, self.model.parameters())
                     if ck is not None and ck["phase"] == idx and ck["optimizer"] is not None:
                         optimizer.load_state_dict(ck["optimizer"])
+                        for g in optimizer.param_groups:  # the spec's lr wins (it may be lowered on resume)
+                            g["lr"] = phase.lr
                     ck, opt_phase = None, idx
                 t0 = time.perf_counter()
                 total, terms, lr = self._train_step(optimizer, phase, k)
@@ -222,10 +258,15 @@ class Trainer:
             self.save(opt_phase if opt_phase is not None else 0, optimizer)
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old)
             if self._tb is not None:
                 self._tb.close()
+        if self._signum is not None:
+            name = signal.Signals(self._signum).name
+            raise Interrupted(f"{name}: stopped at step {self.step} of {self.total_steps}; a resumable checkpoint is "
+                              f"{self.ckpt_dir / 'last.pt'} (continue with `sciflow train {self.run_dir} --resume`)",
+                              self._signum, self.step)
         return not self._stop
 
     def _maybe_validate(self, idx, optimizer):
@@ -246,9 +287,11 @@ class Trainer:
             self.best = metrics[key]
             self.save(idx, optimizer, "best.pt")
 
-    def _on_sigint(self, signum, frame):
-        if self._stop:  # second Ctrl-C: stop at once
+    def _on_signal(self, signum, frame):
+        if self._stop and signum == signal.SIGINT:  # second Ctrl-C: stop at once
             raise KeyboardInterrupt
-        self._stop = True
-        print("\nstopping after this step; a resumable checkpoint will be written (Ctrl-C again to abort)",
-              flush=True)
+        self._stop, self._signum = True, signum
+        import sys
+
+        print(f"\n{signal.Signals(signum).name}: stopping after this step; a resumable checkpoint will be written"
+              " (Ctrl-C again to abort)", file=sys.stderr, flush=True)

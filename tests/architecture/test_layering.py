@@ -1,7 +1,7 @@
 """The import structure of the package, read from its source (AST): floors and no cycles.
 
-Floors, from the ground (DESIGN.md): errors → registry/resources → autodiff → data → cfd → problems →
-models, training → evaluation → spec, catalog → api → cli. A module may import its own sub-package
+Floors, from the ground (DESIGN.md): errors → registry/resources/strict_yaml/bounds → autodiff → data → cfd →
+problems → models, training → evaluation → spec, catalog → api → cli. A module may import its own sub-package
 and any lower floor, never a higher one; ``models`` and ``training`` are siblings that do not
 import each other. Every import counts, including those inside functions.
 """
@@ -13,8 +13,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sciflow"
 
-FLOOR = {"errors": 0, "registry": 1, "resources": 1, "autodiff": 2, "data": 3, "cfd": 4, "problems": 5,
-         "models": 6, "training": 6, "evaluation": 7, "spec": 8, "catalog": 8, "api": 9, "cli": 10, "__main__": 11}
+FLOOR = {"errors": 0, "registry": 1, "resources": 1, "strict_yaml": 1, "bounds": 1, "autodiff": 2, "data": 3,
+         "cfd": 4, "problems": 5, "models": 6, "training": 6, "evaluation": 7, "spec": 8, "catalog": 8, "api": 9,
+         "cli": 10, "__main__": 11}
 
 
 def _modules() -> dict[str, Path]:
