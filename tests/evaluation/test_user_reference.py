@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -44,17 +43,15 @@ def test_fem_reference_round_trip_through_vtu_gives_the_same_metrics(tmp_path):
     assert main(["data", "import", "vtk", str(tmp_path / "cavity_fem.vtu"), "--out", str(data / "cavity.nc")]) == 0
     imported = read_dataset(data / "cavity.nc")
     assert imported["u"].dims == ("point",) and imported.sizes["point"] == 17 * 17
-    # the same trained model, evaluated against the imported file through problem.reference.path
-    # (relative to the spec file, with a variables mapping for the pressure's name)
-    byo = tmp_path / "byo"
-    shutil.copytree(run, byo)
-    raw = yaml.safe_load((byo / "spec.yaml").read_text())
+    # the same training (same seed; the reference plays no part in the physics loss), evaluated against
+    # the imported file through problem.reference.path, relative to the spec file, with a variables mapping
+    raw = json.loads(json.dumps(SPEC))
     raw["problem"]["reference"] = {"path": "../cfd/cavity.nc", "variables": {"p": "p_kin"}}
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "byo.yaml").write_text(yaml.safe_dump(raw))
     spec = load_spec(tmp_path / "specs" / "byo.yaml")
     assert spec.section("problem")["reference"]["path"] == str((data / "cavity.nc").resolve())
-    (byo / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict()))
+    byo = train(spec, out=tmp_path / "byo", progress=False)
     got = evaluate(byo, progress=False)
     for key in ("velocity_rel_l2", "u_rel_l2", "v_rel_l2", "p_rel_l2", "velocity_rel_l2_away_from_lid_corners"):
         assert got[key] == pytest.approx(native[key], rel=1e-3), key
@@ -113,4 +110,5 @@ def test_reference_file_is_checked_before_training(tmp_path):
         build(spec({"file": "x.nc"}))
     with pytest.raises(SciflowError, match="dataset file not found"):
         train(spec({"path": str(tmp_path / "absent.nc")}), out=tmp_path / "never", progress=False)
-    assert not (tmp_path / "never").exists()  # refused before the run directory is made
+    never = tmp_path / "never"  # refused before training: no checkpoint, no metrics
+    assert not list(never.rglob("*.pt")) and not (never / "metrics.csv").exists()
