@@ -9,6 +9,8 @@ A spec has these sections (see ``configs/`` for complete examples)::
     amp: none                        # none | bf16 (autocast on CUDA)
     compile: false                   # torch.compile the model
     problem: {name: cavity, Re: 100}             # registered problem + its arguments
+                                     # + optional schedule: {Re: [[0, 50], [2000, 100]]}
+                                     #   (a parameter curriculum, sciflow/problems/schedule.py)
     model: {name: pinn, width: 64, depth: 5}     # registered model + its arguments
     objective: {name: physics, interior_points: 4000}
     training:
@@ -167,6 +169,8 @@ def _check_registered(spec: Spec, source: str):
             raise SciflowError(f"{source}: {exc}") from None
         params = inspect.signature(cls.__init__).parameters
         allowed = set(params) - {"self", "problem", "model"}
+        if key == "problem":
+            allowed.add("schedule")  # a parameter curriculum, checked by build_problem
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         try:

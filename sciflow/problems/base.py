@@ -19,7 +19,7 @@ data. Models and objectives ask it only for what they need:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 
@@ -43,14 +43,21 @@ problem_class = PROBLEMS.get
 
 
 def build_problem(config: dict) -> "Problem":
-    """Build a problem from its spec section ``{"name": ..., **kwargs}``."""
+    """Build a problem from its spec section ``{"name": ..., "schedule": ..., **kwargs}``;
+    ``schedule`` (optional) is a parameter curriculum (``sciflow.problems.schedule``)."""
+    from sciflow.problems.schedule import ParameterSchedule
+
     config = dict(config)
     name = config.pop("name")
+    schedule = config.pop("schedule", None)
     cls = problem_class(name)
     try:
-        return cls(**config)
+        problem = cls(**config)
     except TypeError as exc:
         raise SciflowError(f"problem ({name}): {exc}") from exc
+    if schedule is not None:
+        problem.schedule = ParameterSchedule.from_spec(schedule, problem)
+    return problem
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,12 @@ class Problem:
     fields: tuple[Field, ...] = ()
     params: dict = field(default_factory=dict)
     scales: dict = field(default_factory=dict)
+    #: Parameter curriculum over training steps (``problem.schedule`` in a spec), or None.
+    schedule: "ParameterSchedule | None" = None
+
+    #: Parameters a schedule may vary. A problem lists here exactly the entries of ``params``
+    #: that its residuals, lifts and weights read from ``params`` at call time.
+    schedulable_params: ClassVar[tuple[str, ...]] = ()
 
     @property
     def field_names(self) -> list[str]:
@@ -121,6 +134,26 @@ class Problem:
     @property
     def name(self) -> str:
         return getattr(self, "registry_name", type(self).__name__)
+
+    # --- parameter curriculum ----------------------------------------------------
+    def set_params(self, **values: float) -> None:
+        """Set schedulable parameters in place; the next residual, ansatz and weight use them."""
+        unknown = set(values) - set(self.schedulable_params)
+        if unknown:
+            raise SciflowError(f"problem '{self.name}': parameter(s) {sorted(unknown)} cannot be changed; "
+                               f"schedulable: {list(self.schedulable_params) or 'none'}")
+        self.params.update({k: float(v) for k, v in values.items()})
+
+    def apply_schedule(self, step: int) -> bool:
+        """Set the scheduled parameters to their values at ``step``; True if any value changed
+        (cached ansatz jets and residual weights must then be rebuilt)."""
+        if self.schedule is None:
+            return False
+        values = self.schedule.values_at(step)
+        if all(self.params[k] == v for k, v in values.items()):
+            return False
+        self.set_params(**values)
+        return True
 
     # --- physics-informed hooks -------------------------------------------------
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:

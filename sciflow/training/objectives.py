@@ -49,6 +49,11 @@ class PhysicsObjective:
     step however often the loss is evaluated in it (an L-BFGS line search evaluates it several
     times); the trainer restarts L-BFGS's curvature memory after a draw, since its pairs were
     measured on the old points.
+
+    A parameter curriculum (``problem.schedule``) is applied at the start of every step
+    (``resample``, which the loss calls first): a change of a parameter rebuilds the cached
+    ansatz jets and residual weights and, like a draw, restarts L-BFGS's memory. The current
+    parameters and the schedule are part of ``state_dict``.
     """
 
     def __init__(self, problem, model, interior_points: Points = 2000, boundary_points: OptionalPoints = 400,
@@ -86,9 +91,15 @@ class PhysicsObjective:
         return self.ansatz
 
     def resample(self, step: int) -> bool:
-        """Draw new points if ``step`` is a resampling step not drawn for yet; True if it drew."""
+        """Start step ``step``: apply the parameter schedule, and draw new points if ``step`` is a
+        resampling step not drawn for yet. True if the loss function changed (new parameters or
+        points), so that curvature information of earlier steps no longer describes it."""
+        changed = self.problem.apply_schedule(step)
+        if changed:
+            self.ansatz = None
+            self.residual_weight = self.problem.residual_weight(self.x)
         if not self.resample_every or step == 0 or step % self.resample_every or step == self._drawn_at:
-            return False
+            return changed
         self._drawn_at = step
         self._draw()
         return True
@@ -113,6 +124,9 @@ class PhysicsObjective:
 
     def state_dict(self):
         d = {"x": self.x.cpu(), "drawn_at": self._drawn_at}
+        if self.problem.schedule is not None:
+            d["schedule"] = self.problem.schedule.to_dict()
+            d["problem_params"] = {k: self.problem.params[k] for k in self.problem.schedule.stages}
         if self.soft:
             d.update(xb=self.xb.cpu(), gb=self.gb.cpu(), mb=self.mb.cpu())
         return d
@@ -120,6 +134,14 @@ class PhysicsObjective:
     def load_state_dict(self, d):
         self.x = d["x"].to(self.device, self.dtype)
         self._drawn_at = int(d.get("drawn_at", 0))
+        own = self.problem.schedule.to_dict() if self.problem.schedule is not None else None
+        if d.get("schedule") != own:
+            from sciflow.errors import SciflowError
+
+            raise SciflowError(f"checkpoint: it was trained with problem.schedule {d.get('schedule')}, "
+                               f"the spec now gives {own}; resume with the run's own spec.yaml")
+        if "problem_params" in d:
+            self.problem.set_params(**d["problem_params"])
         self.ansatz = None
         self.residual_weight = self.problem.residual_weight(self.x)
         if self.soft:
