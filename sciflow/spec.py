@@ -248,7 +248,19 @@ def load_spec(path: str | Path, overrides: dict | list | None = None) -> Spec:
         raise SciflowError(f"{path}: a spec must be a mapping of keys, got {type(raw).__name__}")
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    return spec_from_dict(raw, str(path), overrides)
+    spec = spec_from_dict(raw, str(path), overrides)
+    _resolve_data_paths(spec, Path(path).resolve().parent)
+    return spec
+
+
+def _resolve_data_paths(spec: Spec, base: Path):
+    """``problem.reference.path`` and ``problem.dataset.path`` are relative to the spec file: make them absolute."""
+    extra = spec.problem.model_extra or {}
+    for key in ("reference", "dataset"):
+        entry = extra.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry["path"]:
+            p = Path(entry["path"]).expanduser()
+            entry["path"] = str(p if p.is_absolute() else (base / p).resolve())
 
 
 def save_spec(spec: Spec, path: str | Path):

@@ -1,4 +1,5 @@
-"""Evaluation of steady 2D flow surrogates (PINNs) against a gridded reference (FEM or exact).
+"""Evaluation of steady 2D flow surrogates (PINNs) against a reference (FEM, exact or a user's file) on a
+grid or at scattered points (dim ``point``, compared at those points without interpolation).
 
 Metrics: relative L2 of u, v, |u|, the velocity vector, and p up to a constant, on the
 reference grid; for the lid-driven cavity also the largest deviation from Ghia et al.
@@ -21,6 +22,14 @@ def predict_on_grid(model, ds, dtype=torch.float64):
     p = next(model.parameters())
     out = model.predict(pts.to(p.device, p.dtype)).double().cpu().numpy()
     return [out[:, i].reshape(len(ys), len(xs)) for i in range(3)]
+
+
+def predict_at_points(model, x: np.ndarray, y: np.ndarray):
+    """The model's (u, v, p) at scattered points x, y (N,): three (N,) arrays."""
+    pts = torch.tensor(np.stack([np.asarray(x, float), np.asarray(y, float)], 1))
+    p = next(model.parameters())
+    out = model.predict(pts.to(p.device, p.dtype)).double().cpu().numpy()
+    return [out[:, i] for i in range(3)]
 
 
 def ghia_deviation(model, re: float) -> dict | None:
@@ -59,7 +68,8 @@ def mean_residuals(model, problem, n: int = 4096, seed: int = 123) -> dict:
 def evaluate_steady_flow(run, ref, progress=True) -> tuple[dict, dict]:
     """Metrics and the arrays the figures need, for a steady (u, v, p) surrogate."""
     model, problem = run.model, run.problem
-    u, v, p = predict_on_grid(model, ref)
+    scattered = ref["u"].dims == ("point",)  # an unstructured reference is compared at its own points
+    u, v, p = predict_at_points(model, ref["x"].values, ref["y"].values) if scattered else predict_on_grid(model, ref)
     ur, vr, pr = (ref[k].values for k in ("u", "v", "p"))
     metrics = {
         "u_rel_l2": M.rel_l2(u, ur),
@@ -72,10 +82,10 @@ def evaluate_steady_flow(run, ref, progress=True) -> tuple[dict, dict]:
     }
     metrics.update(mean_residuals(model, problem))
     arrays = {"x": ref["x"].values, "y": ref["y"].values, "pred": {"u": u, "v": v, "p": p - np.nanmean(p)},
-              "ref": {"u": ur, "v": vr, "p": pr - np.nanmean(pr)}}
+              "ref": {"u": ur, "v": vr, "p": pr - np.nanmean(pr)}, "scattered": scattered}
     if problem.name == "cavity":
         # p ∝ 1/r at the lid corners dominates any pressure norm: also report it away from them
-        X, Y = np.meshgrid(arrays["x"], arrays["y"])
+        X, Y = (arrays["x"], arrays["y"]) if scattered else np.meshgrid(arrays["x"], arrays["y"])
         away = (np.hypot(X, 1 - Y) > 0.1) & (np.hypot(1 - X, 1 - Y) > 0.1)
         metrics["p_rel_l2_away_from_lid_corners"] = M.rel_l2_up_to_constant(p[away], pr[away])
         metrics["velocity_rel_l2_away_from_lid_corners"] = M.velocity_rel_l2(u[away], v[away], ur[away], vr[away])

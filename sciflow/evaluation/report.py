@@ -49,10 +49,22 @@ def _steady_flow(run, out: Path, progress=True):
     metrics, arrays = evaluate_steady_flow(run, ref, progress)
     figs = {"Prediction | reference | error": plots.field_comparison(
         arrays["x"], arrays["y"], arrays["pred"], arrays["ref"], out / "fields.png",
-        f"{run.spec.name}: velocity rel. L2 {metrics['velocity_rel_l2']:.2e}")}
-    if run.problem.name == "cavity":
+        f"{run.spec.name}: velocity rel. L2 {metrics['velocity_rel_l2']:.2e}",
+        singular=[(0.0, 1.0), (1.0, 1.0)] if run.problem.name == "cavity" else None)}
+    if run.problem.name == "cavity" and not arrays["scattered"]:
         figs["Centreline profiles vs FEM and Ghia et al. (1982)"] = plots.cavity_centerlines(arrays, out / "centerlines.png")
-    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution")}
+    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution", "source")}
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    if arrays["scattered"]:
+        coords, dims = {"x": (("point",), arrays["x"]), "y": (("point",), arrays["y"])}, ("point",)
+    else:
+        coords, dims = {"x": arrays["x"], "y": arrays["y"]}, ("y", "x")
+    write_prediction(out, prediction_dataset(
+        arrays["pred"], arrays["ref"], coords, dims,
+        {"case": f"{run.problem.name} prediction", "solver": f"sciflow model {run.spec.model.name}, run {run.path}",
+         "pressure": "p and p_reference shifted to zero mean (p is defined up to a constant)",
+         "nondimensionalisation": ", ".join(f"{f.name} in {f.units}" for f in run.problem.fields)}))
     return metrics, figs
 
 
@@ -80,15 +92,53 @@ def evaluate_run(run, progress: bool = True) -> dict:
     return metrics
 
 
+PROVENANCE_KEYS = ("run", "step", "model", "problem", "checkpoint", "parameters", "train_seconds", "evaluate_seconds",
+                   "final_loss", "device", "test_samples", "rollout_trajectories")
+
+
+def _unit(key: str) -> str:
+    """The unit of a metric, from its name (relative errors are dimensionless ratios)."""
+    if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation")):
+        return "1 (relative)"
+    if "seconds" in key:
+        return "s"
+    if key.endswith(("_points", "_samples", "_steps")):
+        return "count"
+    if any(t in key for t in ("max_error", "max_abs", "rmse", "ghia", "residual")):
+        return "field units"
+    return ""
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _report_md(run, metrics, figs) -> str:
-    lines = [f"# {run.spec.name}", "", f"Problem `{run.problem.name}` {run.problem.params}, model "
-             f"`{run.spec.model.name}`, {run.step} steps.", "", "| metric | value |", "|---|---|"]
-    for k, v in sorted(metrics.items()):
-        if isinstance(v, float):
-            lines.append(f"| {k} | {v:.4g} |")
-        elif isinstance(v, (int, str)):
-            lines.append(f"| {k} | {v} |")
+    """report.md: case and reference, headline metrics (with units and targets), figures, provenance."""
+    targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
+    lines = [f"# {run.spec.name}", "", "## Case and reference", "",
+             f"- problem `{run.problem.name}`: " + ", ".join(f"{k} = {v}" for k, v in run.problem.params.items()),
+             f"- model `{run.spec.model.name}`, {run.step} training steps"]
+    ref = metrics.get("reference")
+    if isinstance(ref, dict) and ref:
+        lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
+    lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
+    for k in sorted(metrics):
+        v = metrics[k]
+        if k in PROVENANCE_KEYS or not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        t = targets.get(k)
+        met = "" if t is None else ("yes" if float(v) <= float(t) else "no")
+        lines.append(f"| {k} | {_fmt(v)} | {_unit(k)} | {'' if t is None else _fmt(float(t))} | {met} |")
     lines.append("")
     for caption, path in figs.items():
         lines += [f"## {caption}", "", f"![{caption}]({Path(path).name})", ""]
+    lines += ["## Provenance", "", "| item | value |", "|---|---|"]
+    for k in PROVENANCE_KEYS:
+        if k in metrics:
+            lines.append(f"| {k} | {_fmt(metrics[k])} |")
+    from sciflow import __version__
+
+    lines += [f"| sciflow | {__version__} |", "",
+              "Predicted, reference and error fields: `prediction.nc` (+ `prediction.vtu`/`.xdmf`) where written.", ""]
     return "\n".join(lines)
