@@ -8,7 +8,8 @@ A spec has these sections (see ``configs/`` for complete examples)::
     dtype: float32                   # float32 | float64
     amp: none                        # none | bf16 (autocast on CUDA)
     compile: false                   # torch.compile the model
-    problem: {name: cavity, Re: 100}             # registered problem + its arguments
+    imports: [mypkg.flows, ./my_problem.py]      # optional: user modules or files (relative to this spec)
+    problem: {name: cavity, Re: 100}             # registered problem (or "module:Class") + its arguments
                                      # + optional schedule: {Re: [[0, 50], [2000, 100]]}
                                      #   (a parameter curriculum, sciflow/problems/schedule.py)
     model: {name: pinn, width: 64, depth: 5}     # registered model + its arguments
@@ -86,6 +87,7 @@ class Registered(BaseModel):
 
 class Spec(_Strict):
     name: str = Field(pattern=RUN_NAME)
+    imports: list[str] = Field(default_factory=list)
     seed: Count = Field(0, ge=0, lt=2**63)
     device: str = "auto"
     threads: Union[Literal["auto"], Annotated[int, Strict(), Field(ge=1, le=1024)]] = "auto"
@@ -216,7 +218,25 @@ def _bad_scalar(value) -> str | None:
     return None
 
 
-def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = None, check: bool = True) -> Spec:
+def _load_user_code(spec: Spec, base_dir: Path, source: str):
+    """Import the spec's ``imports`` (paths relative to ``base_dir``) and record them resolved, as are
+    ``file.py:Name`` names, so the spec works from any directory (a run directory, a new process)."""
+    from sciflow.registry import load_imports
+
+    try:
+        spec.imports = load_imports(spec.imports, base_dir, "imports")
+    except SciflowError as exc:
+        raise SciflowError(f"{source}: {exc}") from None
+    for key in ("problem", "model", "objective"):
+        section = getattr(spec, key)
+        module, _, attr = section.name.rpartition(":")
+        if module.endswith(".py") and not Path(module).expanduser().is_absolute():
+            section.name = f"{(base_dir / Path(module).expanduser()).resolve()}:{attr}"
+
+
+def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = None, check: bool = True,
+                   base_dir: str | Path | None = None) -> Spec:
+    """Validate a spec mapping; ``base_dir`` (default: the working directory) anchors relative ``imports``."""
     raw = copy.deepcopy(raw)
     for k, v in (overrides or {}).items():
         _set_path(raw, k, v, source)
@@ -230,6 +250,7 @@ def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = N
             msg = "unknown key"
         extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise SciflowError(f"{source}: {path}: {msg}{extra}") from None
+    _load_user_code(spec, Path(base_dir) if base_dir is not None else Path.cwd(), source)
     if check:
         _check_registered(spec, source)
     return spec
@@ -248,7 +269,7 @@ def load_spec(path: str | Path, overrides: dict | list | None = None) -> Spec:
         raise SciflowError(f"{path}: a spec must be a mapping of keys, got {type(raw).__name__}")
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    spec = spec_from_dict(raw, str(path), overrides)
+    spec = spec_from_dict(raw, str(path), overrides, base_dir=path.parent)
     _resolve_data_paths(spec, Path(path).resolve().parent)
     return spec
 

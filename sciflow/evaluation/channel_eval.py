@@ -115,7 +115,7 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
 
 
 @register_evaluator("channel")
-def evaluate_channel(run, out: Path, progress: bool = True):
+def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint
 

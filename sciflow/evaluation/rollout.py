@@ -105,7 +105,7 @@ def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @register_evaluator("rollout")
-def evaluate_rollout(run, out: Path, progress: bool = True):
+def evaluate_rollout(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint
 

@@ -20,7 +20,7 @@ from sciflow.autodiff.jet import Jet
 VELOCITY_PRESSURE = (
     Field("u", "U", "streamwise velocity"),
     Field("v", "U", "cross-stream velocity"),
-    Field("p", "rho U^2", "kinematic pressure (defined up to a constant)"),
+    Field("p", "rho U^2", "kinematic pressure (defined up to a constant)", up_to_constant=True),
 )
 
 
@@ -46,6 +46,8 @@ class SteadyNavierStokes2D(Problem):
     """
 
     schedulable_params = ("Re",)
+
+    evaluator = "steady_flow"
 
     def __init__(self, Re: float, domain: Rectangle, velocity_scale: float = 1.0, length_scale: float = 1.0,
                  sampling: str = "sobol"):
@@ -159,6 +161,8 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     Reference: the ``cavity_fem`` recipe on ``reference_mesh``² elements, graded towards the
     walls by ``reference_grading`` (0: uniform), sampled on ``reference_grid``² points.
     """
+
+    evaluator = "cavity"
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
                  corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0,
