@@ -17,11 +17,10 @@ from sciflow.spec import Spec, load_spec, save_spec, spec_from_dict
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def build(spec: Spec, device=None):
-    """Problem, model (on device, in the spec's dtype) and objective of a spec."""
+def build_problem_model(spec: Spec, device=None):
+    """Problem and model (on device, in the spec's dtype) of a spec; the model's needs are checked."""
     from sciflow.models.registry import build_model
     from sciflow.problems.base import build_problem
-    from sciflow.training.objectives import build_objective
 
     from sciflow.training.memory import check_model_fits
 
@@ -30,6 +29,14 @@ def build(spec: Spec, device=None):
     check_model_fits(lambda: build_model(spec.section("model"), problem), spec.section("model"), DTYPES[spec.dtype],
                      device)
     model = build_model(spec.section("model"), problem).to(device=device, dtype=DTYPES[spec.dtype])
+    return problem, model
+
+
+def build(spec: Spec, device=None):
+    """Problem, model (on device, in the spec's dtype) and objective of a spec."""
+    from sciflow.training.objectives import build_objective
+
+    problem, model = build_problem_model(spec, device)
     objective = build_objective(spec.section("objective"), problem, model)
     return problem, model, objective
 
@@ -44,7 +51,7 @@ def _seed_all(seed: int):
     torch.manual_seed(seed)
 
 
-def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, out: str | os.PathLike | None = None,
+def train(spec: Spec | dict | str | os.PathLike, overrides: dict | list | None = None, out: str | os.PathLike | None = None,
           resume: bool = False, progress: bool = True, stop_after: int | None = None,
           overwrite: bool = False) -> Path:
     """Train the model a spec describes; returns the run directory (``runs/<name>`` or ``out``).
@@ -65,7 +72,11 @@ def train(spec: Spec | str | os.PathLike, overrides: dict | list | None = None, 
 
     if resume and overwrite:
         raise SciflowError("--resume and --overwrite exclude each other")
-    if not isinstance(spec, Spec):
+    if isinstance(spec, dict):
+        from sciflow.spec import parse_overrides
+
+        spec = spec_from_dict(spec, "<spec>", parse_overrides(overrides) if isinstance(overrides, list) else overrides)
+    elif not isinstance(spec, Spec):
         spec = load_spec(spec, overrides)
     elif overrides:
         spec = spec_from_dict(spec.to_dict(), "<spec>", _as_dict(overrides))
@@ -110,6 +121,7 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
 
 
 def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
+    from sciflow.problems.base import ReferenceSolution
     from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
     from sciflow.training.threads import apply_threads
     from sciflow.training.trainer import Trainer
@@ -123,11 +135,8 @@ def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_
         save_spec(spec, run_dir / "spec.yaml")
         _write_environment(run_dir, device, threads, progress)
     # make reference data before training so a missing file is made (with a progress bar) up front
-    if rank == 0 and hasattr(problem, "reference"):
-        try:
-            problem.reference(progress=progress)
-        except NotImplementedError:
-            pass
+    if rank == 0 and isinstance(problem, ReferenceSolution):
+        problem.reference(progress=progress)
     barrier(world)
     generator = torch.Generator().manual_seed(spec.seed + 1000 * rank)
     objective.setup(device, DTYPES[spec.dtype], generator, rank, world)
@@ -214,7 +223,7 @@ def load_run(path: str | os.PathLike, checkpoint: str = "last.pt", device: str =
         what = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} in spec.yaml" for k, old, new in changed[:3])
         raise SciflowError(f"{path / 'spec.yaml'} was edited after training ({what}); the weights belong to the "
                            "checkpoint's spec: restore it, or train a new run")
-    problem, model, _ = build(spec, torch.device(device))
+    problem, model = build_problem_model(spec, torch.device(device))
     _load_weights(model, ck["model"], path / "checkpoints" / checkpoint)
     model.eval()
     return Run(path, spec, problem, model, ck["step"])
@@ -297,7 +306,7 @@ def _load_export(path: Path, device: str) -> Run:
         state = load_file(str(path / EXPORT_WEIGHTS), device=device)
     except (OSError, SafetensorError) as exc:
         raise SciflowError(f"cannot read {path / EXPORT_WEIGHTS}: {exc}") from None
-    problem, model, _ = build(spec, torch.device(device))
+    problem, model = build_problem_model(spec, torch.device(device))
     _load_weights(model, state, path / EXPORT_WEIGHTS)
     model.eval()
     return Run(path, spec, problem, model, int(config.get("step", 0)))
@@ -305,14 +314,19 @@ def _load_export(path: Path, device: str) -> Run:
 
 # ---------------------------------------------------------------- a cache of trained runs
 # ``cached_run(spec, root)`` looks in ``root/<name>-<hash>`` (hash: the first 8 hex digits of the
-# SHA-256 of the spec's canonical JSON, every key and default included): a complete run
+# SHA-256 of the canonical JSON of the spec's training part — every key and default except the
+# ``evaluation`` section, which does not change the weights): a complete run
 # (``checkpoints/last.pt`` at the spec's total step count, its saved spec equal to ``spec``) is
 # loaded, an interrupted one resumed, anything else trained. A changed spec (budget, seed, width)
 # lands in another directory and never reuses weights trained under other settings.
 
+def _training_part(spec: Spec) -> dict:
+    return {k: v for k, v in spec.to_dict().items() if k != "evaluation"}
+
+
 def spec_hash(spec: Spec) -> str:
-    """8 hex digits of the SHA-256 of the spec's canonical JSON."""
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    """8 hex digits of the SHA-256 of the canonical JSON of the spec without its evaluation section."""
+    return hashlib.sha256(json.dumps(_training_part(spec), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def total_steps(spec) -> int:
@@ -328,7 +342,7 @@ def cached_run(spec, root, progress: bool = True):
     """(Run, reused) for ``spec``: loaded from the cache when complete, else resumed or trained there."""
     run_dir = cache_dir(spec, root)
     last = run_dir / "checkpoints" / "last.pt"
-    if last.exists() and load_spec(run_dir / "spec.yaml").to_dict() == spec.to_dict():
+    if last.exists() and _training_part(load_spec(run_dir / "spec.yaml")) == _training_part(spec):
         run = load_run(run_dir)
         if run.step >= total_steps(spec):
             return run, True

@@ -1,4 +1,4 @@
-"""Command line: ``sciflow data make | train | evaluate | list | bench``. Thin: parse, call the API."""
+"""Command line: ``sciflow data make | data import | train | evaluate | list | bench``. Thin: parse, call the API."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ def _parser():
     make.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe param")
     make.add_argument("--out", default=None, help="output file (default: <data dir>/<recipe file>)")
     make.add_argument("--quiet", action="store_true")
+    imp = data.add_parser("import", help="convert CFD data (vtk, openfoam, pdebench, the_well) to a sciflow netCDF file")
+    imp.add_argument("format", choices=["vtk", "openfoam", "pdebench", "the_well"])
+    imp.add_argument("source", help="file or directory to read")
+    imp.add_argument("--out", required=True, help="netCDF file to write")
+    imp.add_argument("--location", default=None, choices=["auto", "point", "cell"], help="vtk: point or cell data")
+    imp.add_argument("--time", default=None, help="openfoam: all | latest | a time-directory name")
+    imp.add_argument("--fields", default=None, help="openfoam: fields to read; pdebench seed groups: channel names "
+                     "(comma-separated)")
+    imp.add_argument("--fractions", default=None, metavar="TRAIN,VALIDATION,TEST",
+                     help="pdebench/the_well: split fractions in file order (default 0.8,0.1,0.1)")
 
     tr = sub.add_parser("train", help="train a surrogate from a YAML spec")
     tr.add_argument("spec", help="spec file, the name of a bundled config (sciflow list configs), "
@@ -55,7 +65,11 @@ def main(argv=None) -> int:
     from sciflow.errors import Interrupted, SciflowError
 
     try:
-        if args.command == "data":
+        if args.command == "data" and args.data_command == "import":
+            from sciflow.data.importers import import_file
+
+            print(import_file(args.format, args.source, args.out, **_import_options(args)))
+        elif args.command == "data":
             from sciflow.data.recipes import make_dataset, parse_value
 
             overrides = {}
@@ -130,6 +144,27 @@ def main(argv=None) -> int:
         print("sciflow: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _import_options(args) -> dict:
+    """The options of ``data import`` that apply to its format (others given are an error)."""
+    from sciflow.errors import SciflowError
+
+    given = {k: getattr(args, k) for k in ("location", "time", "fields", "fractions") if getattr(args, k) is not None}
+    allowed = {"vtk": {"location"}, "openfoam": {"time", "fields"}, "pdebench": {"fractions", "fields"},
+               "the_well": {"fractions"}}[args.format]
+    wrong = sorted(set(given) - allowed)
+    if wrong:
+        raise SciflowError(f"data import {args.format}: option(s) {['--' + w for w in wrong]} do not apply; "
+                           f"it takes {['--' + a for a in sorted(allowed)]}")
+    if "fields" in given:
+        given["fields"] = [f.strip() for f in given["fields"].split(",") if f.strip()]
+    if "fractions" in given:
+        try:
+            given["fractions"] = tuple(float(f) for f in given["fractions"].split(","))
+        except ValueError:
+            raise SciflowError(f"--fractions {args.fractions}: expected three numbers, e.g. 0.8,0.1,0.1") from None
+    return given
 
 
 def _print_catalog(sections):

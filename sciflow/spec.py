@@ -8,7 +8,10 @@ A spec has these sections (see ``configs/`` for complete examples)::
     dtype: float32                   # float32 | float64
     amp: none                        # none | bf16 (autocast on CUDA)
     compile: false                   # torch.compile the model
-    problem: {name: cavity, Re: 100}             # registered problem + its arguments
+    imports: [mypkg.flows, ./my_problem.py]      # optional: user modules or files (relative to this spec)
+    problem: {name: cavity, Re: 100}             # registered problem (or "module:Class") + its arguments
+                                     # + optional schedule: {Re: [[0, 50], [2000, 100]]}
+                                     #   (a parameter curriculum, sciflow/problems/schedule.py)
     model: {name: pinn, width: 64, depth: 5}     # registered model + its arguments
     objective: {name: physics, interior_points: 4000}
     training:
@@ -84,6 +87,7 @@ class Registered(BaseModel):
 
 class Spec(_Strict):
     name: str = Field(pattern=RUN_NAME)
+    imports: list[str] = Field(default_factory=list)
     seed: Count = Field(0, ge=0, lt=2**63)
     device: str = "auto"
     threads: Union[Literal["auto"], Annotated[int, Strict(), Field(ge=1, le=1024)]] = "auto"
@@ -167,6 +171,8 @@ def _check_registered(spec: Spec, source: str):
             raise SciflowError(f"{source}: {exc}") from None
         params = inspect.signature(cls.__init__).parameters
         allowed = set(params) - {"self", "problem", "model"}
+        if key == "problem":
+            allowed.add("schedule")  # a parameter curriculum, checked by build_problem
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         try:
@@ -212,7 +218,25 @@ def _bad_scalar(value) -> str | None:
     return None
 
 
-def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = None, check: bool = True) -> Spec:
+def _load_user_code(spec: Spec, base_dir: Path, source: str):
+    """Import the spec's ``imports`` (paths relative to ``base_dir``) and record them resolved, as are
+    ``file.py:Name`` names, so the spec works from any directory (a run directory, a new process)."""
+    from sciflow.registry import load_imports
+
+    try:
+        spec.imports = load_imports(spec.imports, base_dir, "imports")
+    except SciflowError as exc:
+        raise SciflowError(f"{source}: {exc}") from None
+    for key in ("problem", "model", "objective"):
+        section = getattr(spec, key)
+        module, _, attr = section.name.rpartition(":")
+        if module.endswith(".py") and not Path(module).expanduser().is_absolute():
+            section.name = f"{(base_dir / Path(module).expanduser()).resolve()}:{attr}"
+
+
+def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = None, check: bool = True,
+                   base_dir: str | Path | None = None) -> Spec:
+    """Validate a spec mapping; ``base_dir`` (default: the working directory) anchors relative ``imports``."""
     raw = copy.deepcopy(raw)
     for k, v in (overrides or {}).items():
         _set_path(raw, k, v, source)
@@ -226,6 +250,7 @@ def spec_from_dict(raw: dict, source: str = "<spec>", overrides: dict | None = N
             msg = "unknown key"
         extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise SciflowError(f"{source}: {path}: {msg}{extra}") from None
+    _load_user_code(spec, Path(base_dir) if base_dir is not None else Path.cwd(), source)
     if check:
         _check_registered(spec, source)
     return spec
@@ -244,7 +269,19 @@ def load_spec(path: str | Path, overrides: dict | list | None = None) -> Spec:
         raise SciflowError(f"{path}: a spec must be a mapping of keys, got {type(raw).__name__}")
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    return spec_from_dict(raw, str(path), overrides)
+    spec = spec_from_dict(raw, str(path), overrides, base_dir=path.parent)
+    _resolve_data_paths(spec, Path(path).resolve().parent)
+    return spec
+
+
+def _resolve_data_paths(spec: Spec, base: Path):
+    """``problem.reference.path`` and ``problem.dataset.path`` are relative to the spec file: make them absolute."""
+    extra = spec.problem.model_extra or {}
+    for key in ("reference", "dataset"):
+        entry = extra.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry["path"]:
+            p = Path(entry["path"]).expanduser()
+            entry["path"] = str(p if p.is_absolute() else (base / p).resolve())
 
 
 def save_spec(spec: Spec, path: str | Path):

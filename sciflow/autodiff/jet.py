@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sciflow.errors import SciflowError
+
 
 @dataclass
 class Jet:
@@ -101,6 +103,21 @@ class Jet:
     def detach(self) -> "Jet":
         return Jet(self.value.detach(), self.d1.detach(), self.d2.detach())
 
+    def partial(self, *axes: int) -> torch.Tensor:
+        """∂_{axes} f (N, C) for at most two equal axes (``partial()`` = f, ``partial(1, 1)`` = ∂²f/∂y²).
+
+        A Jet holds no mixed or third derivatives: a problem whose residual needs them declares
+        ``derivative_order = 3`` and receives a :class:`~sciflow.autodiff.jet3.Jet3`.
+        """
+        if not axes:
+            return self.value
+        if len(axes) == 1:
+            return self.d1[:, axes[0]]
+        if len(axes) == 2 and axes[0] == axes[1]:
+            return self.d2[:, axes[0]]
+        raise SciflowError(f"Jet.partial{axes}: a second-order jet holds only first and pure second derivatives; "
+                           "declare derivative_order = 3 on the problem for mixed or third derivatives")
+
 
 def autograd_jet(fn, x: torch.Tensor, create_graph: bool = True) -> Jet:
     """The jet of ``fn`` at ``x`` (N, D) by reverse-mode autograd (any differentiable ``fn``).
@@ -110,6 +127,9 @@ def autograd_jet(fn, x: torch.Tensor, create_graph: bool = True) -> Jet:
     x = x.detach().requires_grad_(True)
     y = fn(x)
     n, d = x.shape
+    if not y.requires_grad:  # a constant (e.g. a zero lift): all derivatives vanish
+        zero = y.new_zeros(n, d, y.shape[1])
+        return Jet(y.detach(), zero, zero)
     d1, d2 = [], []
     for c in range(y.shape[1]):
         (g,) = torch.autograd.grad(y[:, c].sum(), x, create_graph=True, allow_unused=True)

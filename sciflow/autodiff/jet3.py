@@ -113,6 +113,16 @@ class Jet3:
     def value(self) -> torch.Tensor:
         return self.d[:, 0]
 
+    @property
+    def d1(self) -> torch.Tensor:
+        """First derivatives (N, D, C), as :attr:`Jet.d1`."""
+        return torch.stack([self.partial(i) for i in range(self.dim)], 1)
+
+    @property
+    def d2(self) -> torch.Tensor:
+        """Pure second derivatives (N, D, C), as :attr:`Jet.d2`."""
+        return torch.stack([self.partial(i, i) for i in range(self.dim)], 1)
+
     def partial(self, *axes: int) -> torch.Tensor:
         """∂_{axes} f (N, C), e.g. ``partial(0, 1, 1)`` = ∂³f/∂x∂y²; ``partial()`` = f."""
         return self.d[:, _index(self.dim)[_unit_sum(self.dim, *axes)]]

@@ -147,7 +147,8 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
     train = np.array([sp == "train" for sp in splits])
     mean = data[:, train].reshape(3, -1).mean(1)
     std = data[:, train].reshape(3, -1).std(1)
-    dims = ("trajectory", "t", "x", "y", "z")
+    dims = ("trajectory", "t", "z", "y", "x")  # CF order; data are (component, trajectory, t, x, y, z)
+    data = data.transpose(0, 1, 2, 5, 4, 3)
     dt_snap = every * s.cfg.dt
     ds = xr.Dataset(
         {
@@ -196,6 +197,6 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
         filter=p["filter"],
         filter_width_x=float(coarse.width_x),
         filter_width_z=float(coarse.width_z),
-        units="wall units: lengths h, velocity u_tau, time h/u_tau",
+        nondimensionalisation="wall units: lengths h, velocity u_tau, time h/u_tau",
     )
     return ds

@@ -81,6 +81,8 @@ def _dataset(flow: CylinderFlow, prm: dict) -> xr.Dataset:
     ds["p"].attrs.update(long_name="kinematic pressure (rho = 1)", units="m^2/s^2")
     ds["p_wall"].attrs.update(long_name="pressure on the cylinder surface", units="m^2/s^2")
     ds["theta"].attrs.update(long_name="polar angle about (0.2, 0.2) from +x, counter-clockwise", units="rad")
+    ds["x"].attrs.update(long_name="x-coordinate (streamwise)", units="m")
+    ds["y"].attrs.update(long_name="y-coordinate", units="m")
     return ds
 
 

@@ -162,9 +162,31 @@ def locate_points(mesh, mapping, points: np.ndarray, candidates: int = 8,
     from scipy.spatial import cKDTree
 
     points = np.atleast_2d(np.asarray(points, dtype=float))
-    n = points.shape[1]
     if not hasattr(mesh, "_sciflow_centroid_tree"):
         mesh._sciflow_centroid_tree = cKDTree(mesh.p[:, mesh.t[:3]].mean(axis=1).T)
+    cells, ref, bary_min = _locate(mesh, mapping, points, candidates, outside_tol)
+    k = candidates
+    while np.any(bary_min < -outside_tol) and k < mesh.t.shape[1]:
+        # on graded meshes the containing cell of a point near a wall can be stretched enough
+        # that k nearer centroids belong to other cells: retry those points with more candidates
+        k *= 8
+        bad = np.flatnonzero(bary_min < -outside_tol)
+        c, r, b = _locate(mesh, mapping, points[:, bad], k, outside_tol)
+        cells[bad], ref[:, bad], bary_min[bad] = c, r, b
+    if np.any(bary_min < -outside_tol):
+        bad = points[:, np.argmin(bary_min)]
+        raise SciflowError(f"point ({bad[0]:.6g}, {bad[1]:.6g}) lies outside the mesh")
+    ref = np.clip(ref, 0.0, 1.0)
+    over = ref.sum(axis=0) > 1.0
+    ref[:, over] /= ref[:, over].sum(axis=0)
+    return cells, ref
+
+
+def _locate(mesh, mapping, points: np.ndarray, candidates: int,
+            outside_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best of the ``candidates`` cells with nearest centroids for each point (2, n): cell (n,),
+    unclipped reference coordinates (2, n) and the smallest barycentric coordinate (n,)."""
+    n = points.shape[1]
     k = min(candidates, mesh.t.shape[1])
     _, cand = mesh._sciflow_centroid_tree.query(points.T, k)
     cand = cand.reshape(n, k)
@@ -191,13 +213,7 @@ def locate_points(mesh, mapping, points: np.ndarray, candidates: int = 8,
                 bm = np.nan_to_num(np.minimum(np.minimum(r[0], r[1]), 1.0 - r[0] - r[1]), nan=-np.inf)
             better = bm > bary_min[idx]
             bary_min[idx[better]], cells[idx[better]], ref[:, idx[better]] = bm[better], t[better], r[:, better]
-    if np.any(bary_min < -outside_tol):
-        bad = points[:, np.argmin(bary_min)]
-        raise SciflowError(f"point ({bad[0]:.6g}, {bad[1]:.6g}) lies outside the mesh")
-    ref = np.clip(ref, 0.0, 1.0)
-    over = ref.sum(axis=0) > 1.0
-    ref[:, over] /= ref[:, over].sum(axis=0)
-    return cells, ref
+    return cells, ref, bary_min
 
 
 def probe_matrix(basis: Basis, points: np.ndarray) -> sp.csr_matrix:

@@ -39,29 +39,52 @@ def rectangle_mesh(x0: float, x1: float, y0: float, y1: float, nx: int, ny: int)
     return MeshTri.init_tensor(np.linspace(x0, x1, nx + 1), np.linspace(y0, y1, ny + 1))
 
 
+def graded_square_mesh(n: int, grading: float = 0.0) -> MeshTri:
+    """n×n×2 triangles of [0,1]², nodes graded towards all four walls (hence the corners).
+
+    Node i of each side sits at x_i = s − (g/2π) sin 2πs, s = i/n, g = ``grading`` ∈ [0, 1):
+    the spacing is (1 − g)/n at the walls and (1 + g)/n at the centre line (g = 0: uniform).
+    """
+    if not 0.0 <= grading < 1.0:
+        raise SciflowError(f"mesh grading must lie in [0, 1), got {grading}")
+    s = np.linspace(0.0, 1.0, n + 1)
+    x = s - grading / (2 * np.pi) * np.sin(2 * np.pi * s)
+    x[0], x[-1] = 0.0, 1.0
+    return MeshTri.init_tensor(x, x)
+
+
 def continuation_schedule(Re: float) -> list[float]:
     """Reynolds numbers solved before ``Re`` (each < Re), e.g. 1000 → [100, 400]."""
     return [r for r in CONTINUATION_RE if r < Re * (1 - 1e-12)]
 
 
 # ------------------------------------------------------------------------- cavity
+def cavity_boundary_conditions(mesh) -> dict:
+    """Dirichlet data of the cavity on ``mesh``: lid u=1, v=0 on the open top edge; no-slip
+    elsewhere. Order matters: the walls, listed last, own the two lid-corner dofs."""
+    ytop = mesh.p[1].max()
+    return {
+        (lambda x: np.isclose(x[1], ytop)): (1.0, 0.0),
+        (lambda x: ~np.isclose(x[1], ytop)): (0.0, 0.0),
+    }
+
+
 def cavity_solution(Re: float = 100.0, n: int = 64, mesh: MeshTri | None = None,
-                    progress: bool = False) -> FEMSolution:
+                    progress: bool = False, grading: float = 0.0,
+                    initial: FEMSolution | None = None) -> FEMSolution:
     """Lid-driven square cavity on [0,1]² (Ghia, Ghia & Shin 1982), uniform lid u=1.
 
     Corner treatment: the two lid corners are wall points (u=v=0); u=1, v=0 holds on
     the open lid edge 0<x<1, y=1; all other walls are no-slip. Re = U L/ν with U=L=1.
-    Continuation: Newton is run at every Re of ``continuation_schedule(Re)`` first.
-    ``n`` elements per side (2n² triangles) unless ``mesh`` is given.
+    Continuation: Newton is run at every Re of ``continuation_schedule(Re)`` first, or,
+    given ``initial`` (a converged solution on the same mesh), directly from it.
+    ``n`` elements per side (2n² triangles, graded by ``grading``, see
+    ``graded_square_mesh``) unless ``mesh`` is given.
     """
-    mesh = rectangle_mesh(0.0, 1.0, 0.0, 1.0, n, n) if mesh is None else mesh
-    ytop = mesh.p[1].max()
-    dirichlet = {  # order matters: the walls, listed last, own the corner dofs
-        (lambda x: np.isclose(x[1], ytop)): (1.0, 0.0),
-        (lambda x: ~np.isclose(x[1], ytop)): (0.0, 0.0),
-    }
-    return solve_steady_ns(mesh, 1.0 / Re, dirichlet, continuation=[1.0 / r for r in continuation_schedule(Re)],
-                           progress=progress, desc=f"cavity Re={Re:g} (Newton)")
+    mesh = graded_square_mesh(n, grading) if mesh is None else mesh
+    continuation = [] if initial is not None else [1.0 / r for r in continuation_schedule(Re)]
+    return solve_steady_ns(mesh, 1.0 / Re, cavity_boundary_conditions(mesh), continuation=continuation,
+                           initial=initial, progress=progress, desc=f"cavity Re={Re:g} (Newton)")
 
 
 # ---------------------------------------------------------------------- Poiseuille
@@ -181,13 +204,21 @@ def _attrs(case: str, p: dict, sol: FEMSolution, resolution: str, wall: float, *
 
 @register_recipe("cavity_fem")
 def cavity_recipe(params: dict, progress: bool = True) -> xr.Dataset:
-    """Lid-driven cavity: params Re (100), mesh (elements per side, 64), grid (points per side, 129)."""
-    p = _params(params, {"Re": 100.0, "mesh": 64, "grid": 129}, "cavity_fem")
+    """Lid-driven cavity: params Re (100), mesh (elements per side, 64), grading (0: uniform; g
+    in [0, 1): wall spacing (1−g)/mesh, see ``graded_square_mesh``), grid (points per side, 129)."""
+    p = _params(params, {"Re": 100.0, "mesh": 64, "grading": 0.0, "grid": 129}, "cavity_fem")
+    try:
+        p["grading"] = float(p["grading"])
+    except (TypeError, ValueError):
+        raise SciflowError(f"recipe 'cavity_fem': parameter 'grading' must be a number, got {p['grading']!r}") from None
+    if not 0.0 <= p["grading"] < 1.0:
+        raise SciflowError(f"recipe 'cavity_fem': parameter 'grading' must lie in [0, 1), got {p['grading']}")
     t0 = time.perf_counter()
-    sol = cavity_solution(p["Re"], p["mesh"], progress=progress)
+    sol = cavity_solution(p["Re"], p["mesh"], progress=progress, grading=p["grading"])
     g = np.linspace(0.0, 1.0, p["grid"])
     ds = grid_dataset(sol, g, g)
-    ds.attrs = _attrs("lid_driven_cavity", p, sol, f"{p['mesh']}x{p['mesh']}x2 P2/P1 triangles; grid {p['grid']}^2",
+    ds.attrs = _attrs("lid_driven_cavity", p, sol, f"{p['mesh']}x{p['mesh']}x2 P2/P1 triangles, grading "
+                      f"{p['grading']:g}; grid {p['grid']}^2",
                       time.perf_counter() - t0, corner_treatment=CAVITY_CORNER_TREATMENT,
                       continuation_Re=continuation_schedule(p["Re"]) + [p["Re"]])
     return ds
@@ -225,36 +256,65 @@ def kovasznay_recipe(params: dict, progress: bool = True) -> xr.Dataset:
 
 
 # ------------------------------------------------------------ published reference
-#: Known misprints in Ghia et al. (1982) Table II, excluded from comparisons: {Re: [x, ...]}.
+#: Known misprints in Ghia et al. (1982) Tables I/II, excluded from comparisons: {Re: [coordinate, ...]}.
+GHIA_MISPRINTS_U = {3200: [0.4531]}  # printed −0.86636; the profile and later copies give −0.08664
 GHIA_MISPRINTS_V = {400: [0.9063]}
 
 
-def ghia_centerlines(Re: int) -> dict[str, np.ndarray]:
-    """Ghia et al. (1982) Tables I/II for ``Re`` ∈ {100, 400, 1000}: arrays ``y``, ``u`` (u on
-    x=0.5) and ``x``, ``v`` (v on y=0.5), 17 points each, and a boolean ``v_valid`` mask that
-    drops known misprints (Re 400, x=0.9063)."""
+def _read_table(path: Path) -> np.ndarray:
+    """Rows of a reference CSV (``#`` comment lines and one header line skipped) as floats."""
+    rows = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return np.array([[float(c) for c in ln.split(",")] for ln in rows[1:]])
+
+
+def _centerline_tables(prefix: str, Re: int, author: str) -> dict[str, np.ndarray]:
     out = {}
     for name, coord in (("u_vertical", "y"), ("v_horizontal", "x")):
-        table_name = f"ghia1982_cavity_{name}_centerline_re{int(Re)}"
+        table_name = f"{prefix}_cavity_{name}_centerline_re{int(Re)}"
         if not has_reference_table(table_name):
-            raise SciflowError(f"no Ghia (1982) table for Re={Re}: {table_name}.csv is not a bundled reference table")
-        path = reference_table(table_name)
-        rows = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-        table = np.array([[float(c) for c in ln.split(",")] for ln in rows[1:]])  # rows[0]: header
+            raise SciflowError(f"no {author} table for Re={Re}: {table_name}.csv is not a bundled reference table")
+        table = _read_table(reference_table(table_name))
         out[coord], out[name[0]] = table[:, 0], table[:, 1]
+    return out
+
+
+def ghia_centerlines(Re: int) -> dict[str, np.ndarray]:
+    """Ghia et al. (1982) Tables I/II for ``Re`` ∈ {100, 400, 1000, 3200}: arrays ``y``, ``u``
+    (u on x=0.5) and ``x``, ``v`` (v on y=0.5), 17 points each, and boolean ``u_valid``,
+    ``v_valid`` masks that drop known misprints (Re 400 v(0.9063), Re 3200 u(0.4531))."""
+    out = _centerline_tables("ghia1982", Re, "Ghia (1982)")
+    out["u_valid"] = ~np.isin(np.round(out["y"], 4), GHIA_MISPRINTS_U.get(int(Re), []))
     out["v_valid"] = ~np.isin(np.round(out["x"], 4), GHIA_MISPRINTS_V.get(int(Re), []))
     return out
 
 
-def ghia_deviation(sol: FEMSolution, Re: int) -> dict[str, float]:
-    """Max |FEM − Ghia| at the table points (evaluated exactly there, no grid interpolation):
-    keys ``u`` (x=0.5 line), ``v`` (y=0.5 line, misprints excluded) and ``max``."""
-    g = ghia_centerlines(Re)
-    u = sol.evaluate(np.vstack([np.full_like(g["y"], 0.5), g["y"]]))[0]
-    v = sol.evaluate(np.vstack([g["x"], np.full_like(g["x"], 0.5)]))[1]
-    du = float(np.abs(u - g["u"]).max())
-    dv = float(np.abs(v - g["v"])[g["v_valid"]].max())
+def botella_peyret_centerlines() -> dict[str, np.ndarray]:
+    """Botella & Peyret (1998) spectral Re=1000 centrelines at Ghia's 17 points: ``y``, ``u``
+    (u on x=0.5), ``x``, ``v`` (v on y=0.5)."""
+    return _centerline_tables("botella1998", 1000, "Botella & Peyret (1998)")
+
+
+def botella_peyret_extrema() -> dict[str, tuple[float, float]]:
+    """Botella & Peyret (1998) Re=1000 centreline extrema {``u_min``/``v_max``/``v_min``: (value, location)}."""
+    path = reference_table("botella1998_cavity_extrema_re1000")
+    rows = [ln.split(",") for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")][1:]
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+
+
+def centerline_deviation(sol: FEMSolution, table: dict[str, np.ndarray]) -> dict[str, float]:
+    """Max |FEM − table| at the table points (evaluated exactly there, no grid interpolation):
+    keys ``u`` (x=0.5 line), ``v`` (y=0.5 line), ``max``; points masked by ``u_valid`` /
+    ``v_valid`` (where present) are excluded."""
+    u = sol.evaluate(np.vstack([np.full_like(table["y"], 0.5), table["y"]]))[0]
+    v = sol.evaluate(np.vstack([table["x"], np.full_like(table["x"], 0.5)]))[1]
+    du = float(np.abs(u - table["u"])[table.get("u_valid", np.ones(u.size, bool))].max())
+    dv = float(np.abs(v - table["v"])[table.get("v_valid", np.ones(v.size, bool))].max())
     return {"u": du, "v": dv, "max": max(du, dv)}
+
+
+def ghia_deviation(sol: FEMSolution, Re: int) -> dict[str, float]:
+    """``centerline_deviation`` against Ghia et al. (1982) at ``Re`` (misprints excluded)."""
+    return centerline_deviation(sol, ghia_centerlines(Re))
 
 
 def centerline_extrema(sol: FEMSolution, samples: int = 801) -> dict[str, float]:

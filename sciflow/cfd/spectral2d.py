@@ -403,8 +403,8 @@ def _ns2d_run(p: dict, progress: bool):
     labels = labels[np.random.default_rng(int(p["seed"])).permutation(n_total)]
     coord = np.arange(no) / no
     ds = xr.Dataset(
-        {"vorticity": (("sample", "t", "x", "y"), vort,
-                       {"long_name": "vorticity omega = dv/dx - du/dy", "grid": "x_i = i/n, y_j = j/n"}),
+        {"vorticity": (("sample", "t", "y", "x"), vort.transpose(0, 1, 3, 2),
+                       {"long_name": "vorticity omega = dv/dx - du/dy", "units": "1", "grid": "x_i = i/n, y_j = j/n"}),
          "energy": (("sample", "t"), energy, {"long_name": "kinetic energy 0.5*int |u|^2 (solver grid)"}),
          "enstrophy": (("sample", "t"), enstrophy, {"long_name": "enstrophy 0.5*int omega^2 (solver grid)"}),
          "split": (("sample",), labels.astype(str))},

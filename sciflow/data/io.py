@@ -1,6 +1,8 @@
-"""Read and write xarray datasets as netCDF4/HDF5 (h5netcdf engine), atomically, with provenance.
+"""Read and write xarray datasets as netCDF4 files (h5netcdf engine), atomically, with provenance.
 
-Every file sciflow writes carries attrs: ``case``, ``solver``, ``parameters`` (JSON),
+Every file is brought into the schema of :mod:`sciflow.data.schema` on write (CF dim order,
+``units``/``long_name``/``axis`` attrs, ``Conventions``; valid netCDF4 that netCDF-C reads) and
+carries attrs: ``case``, ``solver``, ``parameters`` (JSON),
 ``resolution``, ``sciflow_version``, ``created`` (UTC ISO time) and ``wall_time_s``.
 Files are written to a temporary name in the same directory and renamed, so an
 interrupted write never leaves a torn file and never destroys an older one.
@@ -40,7 +42,7 @@ def _clean_attrs(attrs: dict) -> dict:
     """netCDF attrs must be str, numbers or 1D arrays; dicts/lists/bools become JSON/int."""
     out = {}
     for k, v in attrs.items():
-        if isinstance(v, bool):
+        if isinstance(v, (bool, np.bool_)):
             out[k] = int(v)
         elif isinstance(v, (dict, list, tuple)) and not (
             isinstance(v, (list, tuple)) and v and all(isinstance(e, (int, float)) for e in v)
@@ -55,13 +57,15 @@ def _clean_attrs(attrs: dict) -> dict:
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` (netCDF4/HDF5 via h5netcdf) atomically; returns the path."""
+    from sciflow.data.schema import to_cf
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds = ds.copy()
+    ds = to_cf(ds)
     ds.attrs = _clean_attrs(dict(ds.attrs))
     for name in list(ds.variables):
         ds[name].attrs = _clean_attrs(dict(ds[name].attrs))
-    _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True))
+    _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     return path
 
 
@@ -120,8 +124,12 @@ def read_dataset(path: str | os.PathLike, required: tuple[str, ...] = ()) -> xr.
     if not path.exists():
         raise SciflowError(f"dataset file not found: {path}")
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            ds = ds.load()
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                ds = ds.load()
+        except OSError:  # not HDF5: a netCDF3 classic file, read by whichever engine xarray has
+            with xr.open_dataset(path) as ds:
+                ds = ds.load()
     except Exception as exc:  # corrupt or foreign file
         raise SciflowError(f"cannot read dataset {path}: {exc}") from exc
     missing = [v for v in required if v not in ds.variables]

@@ -103,6 +103,8 @@ class TrajectoryWindows(torch.utils.data.Dataset):
         normalise: return normalised fields (stats stored in the file, else computed from its
             train split); ``stats`` overrides them with ``{var: (mean, std)}``.
         sample_dim, time_dim: dim names; the sample dim defaults to ``sample`` or ``trajectory``.
+        spatial_dims: order of the space dims in the items, e.g. ``("x", "y")``; default: the file's
+            order (CF files store ``(..., z, y, x)``, see :mod:`sciflow.data.schema`).
         dtype: torch dtype of the items.
 
     Items are ``(input, target)`` tensors (see the module docstring for shapes); ``window(i)``
@@ -113,7 +115,7 @@ class TrajectoryWindows(torch.utils.data.Dataset):
                  t_in: int = 10, t_out: int = 10, stride: int | None = None, t_start: int = 0,
                  layout: str = "channel_last", normalise: bool = True,
                  stats: dict[str, tuple[float, float]] | None = None, sample_dim: str | None = None,
-                 time_dim: str = "t", dtype=torch.float32):
+                 time_dim: str = "t", spatial_dims: Sequence[str] | None = None, dtype=torch.float32):
         if isinstance(source, (str, os.PathLike)):
             from sciflow.data.io import read_dataset
 
@@ -135,6 +137,12 @@ class TrajectoryWindows(torch.utils.data.Dataset):
             raise SciflowError(f"TrajectoryWindows: need t_in, t_out, stride >= 1 and t_start >= 0; got "
                                f"t_in={t_in}, t_out={t_out}, stride={stride}, t_start={t_start}")
         sdim = _sample_dim(ds, variables[0], sample_dim, where)
+        if spatial_dims is not None:
+            lacking = [d for d in (sdim, time_dim, *spatial_dims) if d not in ds[variables[0]].dims]
+            if lacking or len(ds[variables[0]].dims) != 2 + len(spatial_dims):
+                raise SciflowError(f"{where}: variable '{variables[0]}' has dims {ds[variables[0]].dims}; cannot "
+                                   f"arrange them as ({sdim}, {time_dim}, {', '.join(spatial_dims)})")
+            ds = ds.transpose(sdim, time_dim, *spatial_dims, ..., missing_dims="ignore")
         dims = ds[variables[0]].dims
         if time_dim not in dims or dims[:2] != (sdim, time_dim):
             raise SciflowError(f"{where}: variable '{variables[0]}' must have dims ({sdim}, {time_dim}, ...), got {dims}")

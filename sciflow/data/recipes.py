@@ -23,15 +23,7 @@ from pathlib import Path
 from sciflow.errors import SciflowError
 from sciflow.registry import Registry
 
-RECIPES = Registry("recipe", "recipe", (
-    "sciflow.cfd.fem_cases",
-    "sciflow.cfd.cylinder",
-    "sciflow.cfd.sinusoidal_pipe",
-    "sciflow.cfd.spectral2d",
-    "sciflow.cfd.channel_dataset",
-    "sciflow.cfd.burgers1d",
-))
-_RECIPE_MODULES = RECIPES.modules
+RECIPES = Registry("recipe", "recipe", packages=("sciflow.cfd",))
 
 
 def register_recipe(name: str):

@@ -115,7 +115,7 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
 
 
 @register_evaluator("channel")
-def evaluate_channel(run, out: Path, progress: bool = True):
+def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint
 
@@ -126,25 +126,45 @@ def evaluate_channel(run, out: Path, progress: bool = True):
     m.update(checkpoint=selected, parameters=real_parameter_count(run.model))
     figs = {}
     if "U_pred" in m:
-        figs["Mean velocity and rms profiles: rollout vs filtered DNS"] = _profiles_figure(m, out / "channel_profiles.png")
+        figs["Mean velocity and rms profiles: rollout vs filtered DNS"] = _profiles_figure(m, out / "channel_profiles.png",
+                                                                                            float(run.problem.params["re_tau"]))
     return m, figs
 
 
-def _profiles_figure(m, path) -> Path:
+def _profiles_figure(m, path, re_tau: float) -> Path:
+    """U⁺ and rms⁺ against log y⁺ (both walls folded, y⁺ = (1 − |y|) Re_τ): filtered DNS, rollout, MKM (1999)
+    points, the viscous sublayer U⁺ = y⁺ and the log law U⁺ = ln(y⁺)/0.41 + 5.2."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sciflow.evaluation.turbulence import load_mkm
+
     y = np.asarray(m["y"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].plot(y, m["U_ref"], "k-", label="filtered DNS")
-    axes[0].plot(y, m["U_pred"], "r--", label="surrogate rollout")
-    axes[0].set_xlabel("y/h"), axes[0].set_ylabel("U⁺"), axes[0].legend(fontsize=8)
-    for i, (c, lab) in enumerate(zip("brg", ("u'", "v'", "w'"))):
-        axes[1].plot(y, m["rms_ref"][i], c + "-", label=f"{lab} DNS")
-        axes[1].plot(y, m["rms_pred"][i], c + "--", label=f"{lab} rollout")
-    axes[1].set_xlabel("y/h"), axes[1].set_ylabel("rms⁺"), axes[1].legend(fontsize=7)
+    yp = (1 - np.abs(y)) * re_tau
+    keep = yp > 0  # the wall points (y⁺ = 0) do not show on a log axis
+    lower, upper = keep & (y < 0), keep & (y >= 0)
+    mkm = load_mkm()
+    mkm = {k: v[mkm["y_plus"] > 0] for k, v in mkm.items()}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    a = axes[0]
+    for sel, tag in ((lower, "lower wall"), (upper, "upper wall")):
+        ls = "-" if tag == "lower wall" else ":"
+        a.semilogx(yp[sel], np.asarray(m["U_ref"])[sel], "k" + ls, label=f"filtered DNS ({tag})")
+        a.semilogx(yp[sel], np.asarray(m["U_pred"])[sel], "r" + ("--" if ls == "-" else ":"),
+                   label=f"surrogate rollout ({tag})")
+    a.semilogx(mkm["y_plus"], mkm["U_plus"], "o", mfc="none", color="tab:blue", ms=4, label="MKM 1999, Re_τ 178")
+    ys = np.logspace(-1, np.log10(max(re_tau, 10)), 100)
+    a.semilogx(ys[ys < 12], ys[ys < 12], color="grey", lw=0.8, ls="--", label="U⁺ = y⁺")
+    a.semilogx(ys[ys > 8], np.log(ys[ys > 8]) / 0.41 + 5.2, color="grey", lw=0.8, ls="-.", label="ln(y⁺)/0.41 + 5.2")
+    a.set_xlabel("y⁺"), a.set_ylabel("U⁺"), a.legend(fontsize=7), a.grid(alpha=0.3, which="both")
+    b = axes[1]
+    for i, (c, lab, col) in enumerate(zip("brg", ("u'", "v'", "w'"), ("u_rms_plus", "v_rms_plus", "w_rms_plus"))):
+        b.semilogx(yp[lower], np.asarray(m["rms_ref"][i])[lower], c + "-", label=f"{lab} DNS")
+        b.semilogx(yp[lower], np.asarray(m["rms_pred"][i])[lower], c + "--", label=f"{lab} rollout")
+        b.semilogx(mkm["y_plus"], mkm[col], c + "o", mfc="none", ms=3, label=f"{lab} MKM 1999")
+    b.set_xlabel("y⁺ (lower wall)"), b.set_ylabel("rms⁺"), b.legend(fontsize=6, ncol=3), b.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

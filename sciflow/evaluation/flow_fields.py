@@ -1,16 +1,20 @@
-"""Evaluation of steady 2D flow surrogates (PINNs) against a gridded reference (FEM or exact).
+"""Case evaluators of steady 2D flows (u, v, p): they add to the generic field comparison.
 
-Metrics: relative L2 of u, v, |u|, the velocity vector, and p up to a constant, on the
-reference grid; for the lid-driven cavity also the largest deviation from Ghia et al.
-(1982) centreline values (u on x=0.5, v on y=0.5), and the mean PDE residuals of the model.
+* ``steady_flow``: relative L2 of |u| and of the velocity vector, the max errors of u and v
+  (on the comparison's points), and the RMS of each PDE residual of the model;
+* ``cavity``: ``steady_flow`` + the errors away from the singular lid corners + the largest
+  deviation from Ghia et al. (1982) centreline values (u on x=0.5, v on y=0.5), with a figure.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from sciflow.evaluation import metrics as M
+from sciflow.evaluation.report import register_evaluator
 
 
 def predict_on_grid(model, ds, dtype=torch.float64):
@@ -21,6 +25,14 @@ def predict_on_grid(model, ds, dtype=torch.float64):
     p = next(model.parameters())
     out = model.predict(pts.to(p.device, p.dtype)).double().cpu().numpy()
     return [out[:, i].reshape(len(ys), len(xs)) for i in range(3)]
+
+
+def predict_at_points(model, x: np.ndarray, y: np.ndarray):
+    """The model's (u, v, p) at scattered points x, y (N,): three (N,) arrays."""
+    pts = torch.tensor(np.stack([np.asarray(x, float), np.asarray(y, float)], 1))
+    p = next(model.parameters())
+    out = model.predict(pts.to(p.device, p.dtype)).double().cpu().numpy()
+    return [out[:, i] for i in range(3)]
 
 
 def ghia_deviation(model, re: float) -> dict | None:
@@ -51,17 +63,16 @@ def mean_residuals(model, problem, n: int = 4096, seed: int = 123) -> dict:
     """RMS of each PDE residual at n fresh interior points (not the training points)."""
     p = next(model.parameters())
     x = problem.sample("interior", n, torch.Generator().manual_seed(seed)).to(p.device, p.dtype)
-    out = model(x, model.make_ansatz(x) if hasattr(model, "make_ansatz") else None)
+    out = model(x, model.make_ansatz(x))
     res = problem.residual(x, out)
     return {f"residual_rms_{k}": float(torch.sqrt((v.detach() ** 2).mean())) for k, v in res.items()}
 
 
-def evaluate_steady_flow(run, ref, progress=True) -> tuple[dict, dict]:
-    """Metrics and the arrays the figures need, for a steady (u, v, p) surrogate."""
-    model, problem = run.model, run.problem
-    u, v, p = predict_on_grid(model, ref)
-    ur, vr, pr = (ref[k].values for k in ("u", "v", "p"))
-    metrics = {
+def steady_flow_metrics(fields) -> dict:
+    """Velocity-vector and speed errors of a (u, v, p) :class:`FieldComparison`."""
+    u, v, p = (fields.pred[k] for k in ("u", "v", "p"))
+    ur, vr, pr = (fields.ref[k] for k in ("u", "v", "p"))
+    return {
         "u_rel_l2": M.rel_l2(u, ur),
         "v_rel_l2": M.rel_l2(v, vr),
         "speed_rel_l2": M.rel_l2(np.hypot(u, v), np.hypot(ur, vr)),
@@ -70,18 +81,37 @@ def evaluate_steady_flow(run, ref, progress=True) -> tuple[dict, dict]:
         "u_max_abs_err": M.max_abs(u, ur),
         "v_max_abs_err": M.max_abs(v, vr),
     }
+
+
+@register_evaluator("steady_flow")
+def evaluate_steady_flow(run, out: Path, progress=True, fields=None):
+    metrics = steady_flow_metrics(fields)
+    metrics.update(mean_residuals(run.model, run.problem))
+    return metrics, {}
+
+
+@register_evaluator("cavity")
+def evaluate_cavity(run, out: Path, progress=True, fields=None):
+    from sciflow.evaluation import plots
+
+    model, problem = run.model, run.problem
+    metrics = steady_flow_metrics(fields)
     metrics.update(mean_residuals(model, problem))
-    arrays = {"x": ref["x"].values, "y": ref["y"].values, "pred": {"u": u, "v": v, "p": p - np.nanmean(p)},
-              "ref": {"u": ur, "v": vr, "p": pr - np.nanmean(pr)}}
-    if problem.name == "cavity":
-        # p ∝ 1/r at the lid corners dominates any pressure norm: also report it away from them
-        X, Y = np.meshgrid(arrays["x"], arrays["y"])
-        away = (np.hypot(X, 1 - Y) > 0.1) & (np.hypot(1 - X, 1 - Y) > 0.1)
-        metrics["p_rel_l2_away_from_lid_corners"] = M.rel_l2_up_to_constant(p[away], pr[away])
-        metrics["velocity_rel_l2_away_from_lid_corners"] = M.velocity_rel_l2(u[away], v[away], ur[away], vr[away])
-        got = ghia_deviation(model, problem.Re)
-        if got is not None:
-            dev, table = got
-            metrics.update(dev)
-            arrays["ghia"] = table
-    return metrics, arrays
+    u, v, p = (fields.pred[k] for k in ("u", "v", "p"))
+    ur, vr, pr = (fields.ref[k] for k in ("u", "v", "p"))
+    x, y = fields.coords["x"], fields.coords["y"]
+    # p ∝ 1/r at the lid corners dominates any pressure norm: also report it away from them
+    X, Y = np.meshgrid(x, y) if fields.gridded else (x, y)
+    away = (np.hypot(X, 1 - Y) > 0.1) & (np.hypot(1 - X, 1 - Y) > 0.1)
+    metrics["p_rel_l2_away_from_lid_corners"] = M.rel_l2_up_to_constant(p[away], pr[away])
+    metrics["velocity_rel_l2_away_from_lid_corners"] = M.velocity_rel_l2(u[away], v[away], ur[away], vr[away])
+    arrays = {"x": x, "y": y, "pred": {"u": u, "v": v}, "ref": {"u": ur, "v": vr}}
+    got = ghia_deviation(model, problem.Re)
+    if got is not None:
+        dev, table = got
+        metrics.update(dev)
+        arrays["ghia"] = table
+    figs = {}
+    if fields.gridded:
+        figs["Centreline profiles vs FEM and Ghia et al. (1982)"] = plots.cavity_centerlines(arrays, out / "centerlines.png")
+    return metrics, figs

@@ -21,6 +21,7 @@ import torch
 
 from sciflow.evaluation.metrics import max_abs, rel_l2
 from sciflow.evaluation.report import register_evaluator
+from sciflow.models.lpinn import LagrangianPINN
 
 TWO_PI = 2.0 * np.pi
 
@@ -103,7 +104,7 @@ def _characteristics_figure(x, t, ref, ref_curves, model_curves, path, title):
 
 
 @register_evaluator("lpinn")
-def evaluate_transport(run, out: Path, progress: bool = True):
+def evaluate_transport(run, out: Path, progress: bool = True, fields=None):
     """Metrics and figures of a PINN or LPINN run on ``convection``/``convection_diffusion``/``burgers``."""
     problem, model = run.problem, run.model
     ref = problem.reference(progress=progress)
@@ -115,7 +116,7 @@ def evaluate_transport(run, out: Path, progress: bool = True):
     x0 = TWO_PI * (np.arange(8) + 0.5) / 8
     ref_curves = reference_characteristics(problem, ref, x0)
     model_curves = None
-    if hasattr(model, "lagrangian"):
+    if isinstance(model, LagrangianPINN):
         p = next(model.parameters())
         pts = torch.as_tensor(np.stack([np.tile(x0, len(t)), np.repeat(t, len(x0))], 1), dtype=p.dtype, device=p.device)
         xl, _ = model.lagrangian(pts)

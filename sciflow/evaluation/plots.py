@@ -7,21 +7,32 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def field_comparison(x, y, pred: dict, ref: dict, path, title: str = "") -> Path:
-    """Rows: fields; columns: prediction | reference | error."""
+def field_comparison(x, y, pred: dict, ref: dict, path, title: str = "", singular=None) -> Path:
+    """Rows: fields; columns: prediction | reference | error (a grid x (nx,), y (ny,), or scattered points
+    x, y, fields all (N,), drawn on their Delaunay triangulation). The error colour scale ends at the 99th
+    percentile of |error|; ``singular``: points (x, y) where the solution is singular, circled (r = 0.1)."""
     names = list(pred)
     fig, axes = plt.subplots(len(names), 3, figsize=(11, 3.2 * len(names)), squeeze=False)
     for i, k in enumerate(names):
         lo, hi = np.nanpercentile(ref[k], [0.5, 99.5])  # robust to singular corner values
         for j, (data, label) in enumerate(((pred[k], "prediction"), (ref[k], "reference"), (pred[k] - ref[k], "error"))):
             ax = axes[i, j]
-            kw = {"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else {"cmap": "magma"}
-            im = ax.pcolormesh(x, y, data if j < 2 else np.abs(data), shading="auto", **kw)
-            ax.set_aspect("equal")
+            # error: 0 … 99th percentile of |error|, so the singular lid corners do not saturate the panel
+            kw = ({"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else
+                  {"cmap": "magma", "vmin": 0.0, "vmax": float(np.nanpercentile(np.abs(pred[k] - ref[k]), 99)) or None})
+            shown = data if j < 2 else np.abs(data)
+            if np.ndim(x) == 1 and np.shape(x) == np.shape(data):  # scattered points
+                im = ax.tripcolor(x, y, np.where(np.isfinite(shown), shown, 0.0), shading="gouraud", **kw)
+            else:
+                im = ax.pcolormesh(x, y, shown, shading="auto", **kw)
+            ax.set_aspect("equal"), ax.set_xlabel("x", fontsize=8), ax.set_ylabel("y", fontsize=8)
+            for cx, cy in singular or ():
+                ax.add_patch(matplotlib.patches.Circle((cx, cy), 0.1, fill=False, ec="c", lw=0.8, ls="--"))
             ax.set_title(f"{k}: {label}" + (" |pred − ref|" if j == 2 else ""), fontsize=9)
             fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title)
@@ -53,16 +64,25 @@ def cavity_centerlines(arrays: dict, path) -> Path:
 
 
 def loss_history(metrics: dict, path) -> Path:
-    """Total loss and each logged term against the step (log scale)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """Total loss, each logged term and the validation metrics (dashed) against the step (log scale),
+    with the optimiser phase switches (e.g. Adam → L-BFGS) marked by vertical lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     skip = {"step", "phase", "lr", "elapsed_s"}
+    step = metrics["step"]
     for k, v in metrics.items():
-        if k in skip or k.startswith("val_"):
+        if k in skip:
             continue
-        m = np.isfinite(v)
+        m = np.isfinite(v) & (v > 0)
         if m.any():
-            ax.semilogy(metrics["step"][m], v[m], lw=1.5 if k == "loss" else 0.8, label=k)
-    ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.legend(fontsize=8)
+            val = k.startswith("val_")
+            ax.semilogy(step[m], v[m], ls="--" if val else "-", marker="o" if val and m.sum() < 30 else None, ms=3,
+                        lw=1.5 if k in ("loss",) or val else 0.8, label=k + (" (validation)" if val else ""))
+    if "phase" in metrics:
+        ph = metrics["phase"]
+        for i in np.flatnonzero(np.diff(ph) != 0):
+            ax.axvline(step[i + 1], color="grey", lw=0.8, ls=":")
+            ax.text(step[i + 1], ax.get_ylim()[1], f" phase {int(ph[i + 1])}", fontsize=7, va="top", color="grey")
+    ax.set_xlabel("step"), ax.set_ylabel("loss / validation metric"), ax.legend(fontsize=7), ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

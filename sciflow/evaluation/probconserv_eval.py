@@ -167,7 +167,7 @@ PAPER_KEYS = ("functions", "nx", "samples", "front_samples", "test_values", "see
 
 
 @register_evaluator("probconserv")
-def evaluate_probconserv(run, out: Path, progress: bool = True):
+def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
     from sciflow.errors import SciflowError
     from sciflow.evaluation.probconserv_protocol import evaluate_paper_protocol, front_density_figure
     from sciflow.problems.porous_medium import trapezoid_weights

@@ -16,6 +16,8 @@ configs ``conf/experiments/{3b_heat_var_c,1b_pme_var_m,2b_stefan_var_p}.yaml``. 
   CE = ∫ μ dx − U(t) with the trapezoidal rule (the paper's CE is this signed difference; the
   magnitude |CE| is reported beside it);
 * table entry: the mean over the test functions and its standard error sd/√functions.
+  Beside the LL: its value with σ clipped at 0.01 (``log_likelihood_sigma_floor_0.01``) and the
+  fraction of points whose σ lies below 0.01 — what a variance floor of 0.01 would cost.
 
 Because G (one trapezoid row per time) is block-diagonal in t and the ANP covariance is
 diagonal, the ProbConserv update at one time slice only involves that slice: evaluating the
@@ -48,6 +50,8 @@ PAPER_FUNCTIONS = 50
 PAPER_NX = 201
 PAPER_SAMPLES = 100
 PAPER_FRONT_SAMPLES = 500
+#: sciflow's earlier σ_min: the LL is also reported with σ clipped there (the floor's share of the LL)
+OLD_FLOOR = 0.01
 
 
 def first_crossing(draws: np.ndarray, x: np.ndarray, level: float = 0.0) -> np.ndarray:
@@ -92,7 +96,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         u = problem.solution(xt[:, 0], xt[:, 1], torch.tensor(float(theta), dtype=torch.float64))
         b = problem.mass(torch.tensor([t], dtype=torch.float64), torch.tensor(float(theta), dtype=torch.float64))
         true_front = float(problem.front(torch.tensor(t, dtype=torch.float64), float(theta))) if has_front else None
-        acc = {k: {"mse": [], "ll": [], "ce": [], "front": [], "front_sd": []} for k in variants}
+        acc = {k: {"mse": [], "ll": [], "ll_floor": [], "below": [], "ce": [], "front": [], "front_sd": []}
+               for k in variants}
         kept = {k: [] for k in variants}
         for i in range(functions):
             zgen = torch.Generator().manual_seed(seed + 100_003 * (vi + 1) + i)
@@ -104,6 +109,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                 a = acc[label]
                 a["mse"].append(float(((mu - u) ** 2).mean()))
                 a["ll"].append(float(gaussian_log_likelihood(u, mu, v)))
+                a["ll_floor"].append(float(gaussian_log_likelihood(u, mu, v.clamp(min=OLD_FLOOR ** 2))))
+                a["below"].append(float((v < OLD_FLOOR ** 2).double().mean()))
                 a["ce"].append(float(w @ mu - b[0]))
                 if has_front:
                     fgen = torch.Generator().manual_seed(seed + 31 * i + 1)
@@ -122,6 +129,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                    "samples": samples}
             row["mse"], row["mse_se"] = _stats(a["mse"])
             row["log_likelihood"], row["log_likelihood_se"] = _stats(a["ll"])
+            row["log_likelihood_sigma_floor_0.01"] = float(np.mean(a["ll_floor"]))
+            row["fraction_sigma_below_0.01"] = float(np.mean(a["below"]))
             row["conservation_error"], row["conservation_error_se"] = _stats(np.abs(ce))
             row["conservation_error_signed"] = float(ce.mean())
             row["conservation_error_max"] = float(np.abs(ce).max())

@@ -1,8 +1,11 @@
 """``sciflow evaluate RUN``: metrics.json, figures and report.md under ``RUN/evaluation/``.
 
-The evaluation a run gets is chosen by its problem's ``evaluator`` attribute (default
-``steady_flow``); model families register their own with :func:`register_evaluator`.
-Each evaluator returns (metrics, figures) where figures maps a caption to a PNG path.
+Every run of a pointwise model on a problem with a reference (``reference()`` or ``exact()``)
+gets the generic field comparison (:mod:`sciflow.evaluation.field_comparison`: per-field
+``<f>_rel_l2`` and ``<f>_max_error``, a prediction | reference | error figure). A problem's
+``evaluator`` names a case evaluator (registered with :func:`register_evaluator`) that adds its
+metrics and figures: an :class:`Evaluator` ``(run, out, progress, fields) -> (metrics, figures)``
+receives the field comparison (None where none applies); figures map a caption to a PNG path.
 """
 
 from __future__ import annotations
@@ -10,18 +13,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from sciflow.data.io import atomic_write_text, json_ready
 from sciflow.registry import Registry
 
-EVALUATORS = Registry("evaluator", "evaluator", (
-    "sciflow.evaluation.rollout",
-    "sciflow.evaluation.lpinn_eval",
-    "sciflow.evaluation.probconserv_eval",
-    "sciflow.evaluation.channel_eval",
-    "sciflow.evaluation.cylinder_eval",
-))
+EVALUATORS = Registry("evaluator", "evaluator", packages=("sciflow.evaluation",))
 register_evaluator = EVALUATORS.register
+
+
+class Evaluator(Protocol):
+    """A case evaluator: metrics and figures it adds for ``run`` (written under ``out``)."""
+
+    def __call__(self, run, out: Path, progress: bool = True, fields=None) -> tuple[dict, dict]: ...
 
 
 def use_best_checkpoint(run) -> str:
@@ -40,30 +46,28 @@ def use_best_checkpoint(run) -> str:
     return selected
 
 
-@register_evaluator("steady_flow")
-def _steady_flow(run, out: Path, progress=True):
-    from sciflow.evaluation import plots
-    from sciflow.evaluation.flow_fields import evaluate_steady_flow
-
-    ref = run.problem.reference(progress=progress)
-    metrics, arrays = evaluate_steady_flow(run, ref, progress)
-    figs = {"Prediction | reference | error": plots.field_comparison(
-        arrays["x"], arrays["y"], arrays["pred"], arrays["ref"], out / "fields.png",
-        f"{run.spec.name}: velocity rel. L2 {metrics['velocity_rel_l2']:.2e}")}
-    if run.problem.name == "cavity":
-        figs["Centreline profiles vs FEM and Ghia et al. (1982)"] = plots.cavity_centerlines(arrays, out / "centerlines.png")
-    metrics["reference"] = {k: str(v) for k, v in ref.attrs.items() if k in ("case", "solver", "Re", "mesh", "resolution")}
-    return metrics, figs
-
-
 def evaluate_run(run, progress: bool = True) -> dict:
     from sciflow.evaluation import plots
+    from sciflow.evaluation.field_comparison import compare_fields, field_figures, field_metrics
+    from sciflow.models.base import PointwiseModel
+    from sciflow.problems.base import ExactSolution, ReferenceSolution
 
     out = Path(run.path) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    kind = getattr(run.problem, "evaluator", "steady_flow")
-    metrics, figs = EVALUATORS.get(kind)(run, out, progress)
+    metrics, figs, fields = {}, {}, None
+    if isinstance(run.model, PointwiseModel) and isinstance(run.problem, (ReferenceSolution, ExactSolution)):
+        fields = compare_fields(run.problem, run.model, progress=progress)
+        metrics.update(field_metrics(fields))
+        figs.update(field_figures(fields, out, run.spec.name))
+        metrics["reference"] = {k: str(v) for k, v in fields.attrs.items()
+                                if k in ("case", "solver", "Re", "mesh", "resolution", "source")}
+        _export_prediction(run, fields, out)
+    if run.problem.evaluator is not None:
+        evaluator: Evaluator = EVALUATORS.get(run.problem.evaluator)
+        extra, extra_figs = evaluator(run, out, progress, fields)
+        metrics.update(extra)
+        figs.update(extra_figs)
     history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
     if history is not None:
         figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")
@@ -80,15 +84,74 @@ def evaluate_run(run, progress: bool = True) -> dict:
     return metrics
 
 
+PROVENANCE_KEYS = ("run", "step", "model", "problem", "checkpoint", "parameters", "train_seconds", "evaluate_seconds",
+                   "final_loss", "device", "test_samples", "rollout_trajectories")
+
+
+def _unit(key: str) -> str:
+    """The unit of a metric, from its name (relative errors are dimensionless ratios)."""
+    if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation")):
+        return "1 (relative)"
+    if "seconds" in key:
+        return "s"
+    if key.endswith(("_points", "_samples", "_steps")):
+        return "count"
+    if any(t in key for t in ("max_error", "max_abs", "rmse", "ghia", "residual")):
+        return "field units"
+    return ""
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _export_prediction(run, fields, out: Path) -> None:
+    """``prediction.nc`` (+ ``.vtu``): prediction, reference and error of a 2D comparison on (y, x) or (point)."""
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    if fields.dims == ("point",) and set(fields.coords) == {"x", "y"}:
+        coords = {k: (("point",), v) for k, v in fields.coords.items()}
+    elif fields.dims == ("y", "x"):
+        coords = dict(fields.coords)
+    else:
+        return
+    shift = {f: (np.nanmean(fields.pred[f]), np.nanmean(fields.ref[f])) if f in fields.up_to_constant else (0.0, 0.0)
+             for f in fields.fields}
+    pred = {f: fields.pred[f] - shift[f][0] for f in fields.fields}
+    ref = {f: fields.ref[f] - shift[f][1] for f in fields.fields}
+    attrs = {"case": f"{run.problem.name} prediction", "solver": f"sciflow model {run.spec.model.name}, run {run.path}",
+             "nondimensionalisation": ", ".join(f"{f.name} in {f.units}" for f in run.problem.fields)}
+    if fields.up_to_constant:
+        attrs["up_to_constant"] = f"{', '.join(sorted(fields.up_to_constant))} and references shifted to zero mean"
+    write_prediction(out, prediction_dataset(pred, ref, coords, fields.dims, attrs, fields.units))
+
+
 def _report_md(run, metrics, figs) -> str:
-    lines = [f"# {run.spec.name}", "", f"Problem `{run.problem.name}` {run.problem.params}, model "
-             f"`{run.spec.model.name}`, {run.step} steps.", "", "| metric | value |", "|---|---|"]
-    for k, v in sorted(metrics.items()):
-        if isinstance(v, float):
-            lines.append(f"| {k} | {v:.4g} |")
-        elif isinstance(v, (int, str)):
-            lines.append(f"| {k} | {v} |")
+    """report.md: case and reference, headline metrics (with units and targets), figures, provenance."""
+    targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
+    lines = [f"# {run.spec.name}", "", "## Case and reference", "",
+             f"- problem `{run.problem.name}`: " + ", ".join(f"{k} = {v}" for k, v in run.problem.params.items()),
+             f"- model `{run.spec.model.name}`, {run.step} training steps"]
+    ref = metrics.get("reference")
+    if isinstance(ref, dict) and ref:
+        lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
+    lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
+    for k in sorted(metrics):
+        v = metrics[k]
+        if k in PROVENANCE_KEYS or not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        t = targets.get(k)
+        met = "" if t is None else ("yes" if float(v) <= float(t) else "no")
+        lines.append(f"| {k} | {_fmt(v)} | {_unit(k)} | {'' if t is None else _fmt(float(t))} | {met} |")
     lines.append("")
     for caption, path in figs.items():
         lines += [f"## {caption}", "", f"![{caption}]({Path(path).name})", ""]
+    lines += ["## Provenance", "", "| item | value |", "|---|---|"]
+    for k in PROVENANCE_KEYS:
+        if k in metrics:
+            lines.append(f"| {k} | {_fmt(metrics[k])} |")
+    from sciflow import __version__
+
+    lines += [f"| sciflow | {__version__} |", "",
+              "Predicted, reference and error fields: `prediction.nc` (+ `prediction.vtu`/`.xdmf`) where written.", ""]
     return "\n".join(lines)

@@ -5,8 +5,10 @@ trajectory (``T + 1 − t_in`` frames).  Metrics (physical units, vorticity ω):
 
 * ``test_rel_l2``: mean over samples of ‖ω̂ − ω‖₂/‖ω‖₂ over the first ``horizon`` forecast frames
   (the FNO/DyMixOp benchmark number: 10 frames in → 10 out);
-* ``rel_l2_vs_time``, ``nrmse_vs_time``: per-frame errors (mean over samples), nRMSE =
-  RMSE / std(ω) of that frame;
+* ``vorticity_<metric>`` over the first ``horizon`` forecast frames and ``<metric>_vs_time`` per
+  frame for every metric of :mod:`sciflow.evaluation.metrics` (PDEBench's nRMSE = ‖e‖/‖y‖ per frame,
+  The Well's VRMSE = RMSE/std, bRMSE, cRMSE, fRMSE bands, max error); ``rel_l2_vs_time`` is the
+  sample-mean per-frame ‖e‖/‖y‖ (= ``nrmse_vs_time``); for zero-mean ω VRMSE equals it;
 * ``spectrum_error``: mean over shells 1 ≤ |k| < n/3 of |log10 E_pred(k) / E_true(k)| at the last
   horizon frame, where E(k) = Σ_{shell} |ω̂_k|² / (2|2πk|²) is the kinetic-energy spectrum
   (|û|² = |ω̂|²/|2πk|² for a periodic incompressible field);
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sciflow.evaluation import metrics as M
 from sciflow.evaluation.report import register_evaluator
 
 
@@ -52,8 +55,10 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, hori
     d = (pred - truth).reshape(s, pred.shape[1], -1)
     t = truth.reshape(s, pred.shape[1], -1)
     rel_frame = np.linalg.norm(d, axis=-1) / np.linalg.norm(t, axis=-1)  # (S, F)
-    nrmse = np.sqrt((d ** 2).mean(-1)) / t.std(-1)
     h = min(horizon, pred.shape[1])
+    series = M.rollout_series(pred, truth, n_space=2)
+    series.pop("rel_l2_vs_time")  # pooled over samples there; here the sample mean of per-frame values
+    scalars = M.field_metrics(pred[:, :h], truth[:, :h], "vorticity", n_space=2)
     rel_h = np.linalg.norm(d[:, :h].reshape(s, -1), axis=-1) / np.linalg.norm(t[:, :h].reshape(s, -1), axis=-1)
     p = pred.reshape(s, pred.shape[1], -1)
     pc, tc = p - p.mean(-1, keepdims=True), t - t.mean(-1, keepdims=True)
@@ -68,7 +73,7 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, hori
     ep, et = e_pred.mean(0)[keep], e_true.mean(0)[keep]
     spec_err = float(np.mean(np.abs(np.log10(np.maximum(ep, 1e-300) / np.maximum(et, 1e-300)))))
     return {"test_rel_l2": float(rel_h.mean()), "test_rel_l2_std": float(rel_h.std()),
-            "rel_l2_vs_time": rel_frame.mean(0).tolist(), "nrmse_vs_time": nrmse.mean(0).tolist(),
+            "rel_l2_vs_time": rel_frame.mean(0).tolist(), **series, **scalars,
             "correlation_vs_time": corr.tolist(), "forecast_times": [float(x) for x in times],
             "decorrelation_time": decor, "correlation_threshold": float(threshold),
             "spectrum_error": spec_err, "final_rel_l2": float(rel_frame.mean(0)[-1]),
@@ -100,7 +105,7 @@ def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @register_evaluator("rollout")
-def evaluate_rollout(run, out: Path, progress: bool = True):
+def evaluate_rollout(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint
 
@@ -110,6 +115,15 @@ def evaluate_rollout(run, out: Path, progress: bool = True):
     metrics = rollout_metrics(pred, truth, times, run.problem.horizon, float(cfg.get("correlation_threshold", 0.8)))
     metrics.update(checkpoint=selected, test_samples=int(pred.shape[0]),
                    parameters=real_parameter_count(run.model))
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    grid = run.problem.reference(progress=False)
+    write_prediction(out, prediction_dataset(
+        {"vorticity": pred.transpose(0, 1, 3, 2)}, {"vorticity": truth.transpose(0, 1, 3, 2)},
+        {"sample": np.arange(pred.shape[0]), "t": times, "x": grid["x"].values, "y": grid["y"].values},
+        ("sample", "t", "y", "x"),
+        {"case": f"{run.problem.name} test-split forecasts", "solver": f"sciflow model {run.spec.model.name}",
+         "forecast": f"autoregressive from the first {run.problem.t_in} frames of each test trajectory"}))
     figs = {
         "Vorticity: prediction | truth | error through time": _fields_figure(pred[0], truth[0], times, out / "rollout_fields.png"),
         "Error and correlation vs forecast time": _error_figure(metrics, out / "rollout_error.png"),
@@ -147,11 +161,12 @@ def _error_figure(m, path) -> Path:
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     t = m["forecast_times"]
-    ax.plot(t, m["rel_l2_vs_time"], "o-", label="relative L2")
-    ax.plot(t, m["nrmse_vs_time"], "s--", label="nRMSE")
+    ax.plot(t, m["rel_l2_vs_time"], "o-", label="relative L2 = nRMSE (PDEBench) ≈ VRMSE (zero-mean ω)")
     ax.plot(t, m["correlation_vs_time"], "^-", label="correlation")
-    ax.axhline(m["correlation_threshold"], color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("t"), ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    ax.axhline(m["correlation_threshold"], color="grey", lw=0.8, ls=":",
+               label=f"correlation threshold {m['correlation_threshold']:g}")
+    ax.set_xlabel("forecast time t"), ax.set_ylabel("error / correlation (per frame, mean over test samples)")
+    ax.legend(fontsize=8), ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

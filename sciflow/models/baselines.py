@@ -28,8 +28,10 @@ from torch import nn
 
 from sciflow.errors import SciflowError
 from sciflow.models.channel_walls import channel_grid, check_walls, impose_no_slip, wall_value
+from sciflow.models.base import OperatorModel
 from sciflow.models.registry import register_model
 from sciflow.bounds import Depth, Modes, Width
+from sciflow.problems.base import Trajectories
 
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32,
@@ -103,12 +105,14 @@ def iterate_first_block(net: nn.Module, x: torch.Tensor, iterations: int) -> tor
     return net.projection(v)
 
 
-class _NeuralOperator(_ComplexSafe):
+class _NeuralOperator(_ComplexSafe, OperatorModel):
     """FNO/IFNO I/O for the problem's layout (module docstring) around a channel-first core
     (``core``: (B, C_in, *grid) → (B, C_out, *grid), ``self.net`` a neuralop FNO of ``layers`` blocks).
 
     2D: C_in = t_in, C_out = t_out, grid (X, Y).  Channel: C_in = 3·t_in, C_out = 3, grid (X, Y, Z), t_out = 1.
     """
+
+    requires = (Trajectories,)
 
     def __init__(self, problem, width: int, modes: int, layers: int, t_out: int, channel_mlp: bool,
                  residual: bool | None, no_slip: bool | None):
@@ -120,18 +124,17 @@ class _NeuralOperator(_ComplexSafe):
             if int(t_out) != 1:
                 raise SciflowError(f"model.t_out: {name} on the channel predicts one state per call (t_out = 1), "
                                    f"got {t_out}")
-            self.t_in, self.t_out, self.channels = int(getattr(problem, "t_in", 1)), 1, 3
+            self.t_in, self.t_out, self.channels = int(problem.t_in), 1, 3
             self.residual = True if residual is None else bool(residual)
             self.no_slip = True if no_slip is None else bool(no_slip)
             if self.no_slip:
                 check_walls(torch.as_tensor(grid["y"]).flatten())
-            stats = problem.stats() if hasattr(problem, "stats") else None
-            self.register_buffer("wall_value", wall_value(stats), persistent=False)
+            self.register_buffer("wall_value", wall_value(problem.stats()), persistent=False)
             self.net = _fno(self.channels * self.t_in, self.channels, width, modes, layers, channel_mlp, dims=3)
         else:
             if residual is not None or no_slip is not None:
                 raise SciflowError(f"model: 'residual' / 'no_slip' of {name} apply to channel problems only")
-            self.t_in = int(getattr(problem, "t_in", 10)) if problem is not None else 10
+            self.t_in = int(problem.t_in) if problem is not None else 10
             self.t_out = int(t_out)
             self.net = _fno(self.t_in, self.t_out, width, modes, layers, channel_mlp, dims=2)
 

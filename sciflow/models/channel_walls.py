@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from sciflow.errors import SciflowError
+from sciflow.problems.base import StructuredGrid
 
 VELOCITY = ("u", "v", "w")
 
@@ -22,10 +23,9 @@ def channel_grid(problem) -> dict | None:
     the x, y, z coordinates (:meth:`sciflow.problems.channel.TurbulentChannel.grid`).  Calling ``grid()``
     may make the problem's data set on first use.
     """
-    if problem is None or not callable(getattr(problem, "grid", None)):
+    if not isinstance(problem, StructuredGrid):
         return None
-    names = tuple(getattr(f, "name", f) for f in getattr(problem, "fields", ()))
-    if names != VELOCITY or not {"x", "y", "z"} <= set(getattr(problem, "inputs", ())):
+    if tuple(problem.field_names) != VELOCITY or not {"x", "y", "z"} <= set(problem.inputs):
         return None
     grid = problem.grid()
     return grid if isinstance(grid, dict) and {"x", "y", "z"} <= set(grid) else None

@@ -29,8 +29,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sciflow.models.base import OperatorModel
 from sciflow.models.registry import register_model
 from sciflow.bounds import Depth, Modes, Width
+from sciflow.problems.base import Trajectories
 
 
 class SpectralTransform2d(nn.Module):
@@ -125,7 +127,7 @@ class LGMLayer(nn.Module):
 
 
 @register_model("dymixop")
-class DyMixOp(nn.Module):
+class DyMixOp(OperatorModel):
     """DyMixOp (see the module docstring). Spec keys:
 
     Args:
@@ -140,10 +142,12 @@ class DyMixOp(nn.Module):
     ``forward(x)``: x (B, t_in, X, Y) → (B, t_out, X, Y); ``t_in`` comes from the problem.
     """
 
+    requires = (Trajectories,)
+
     def __init__(self, problem=None, width: Width = 20, modes: Modes = 12, layers: Depth = 4, n_mixing: Depth = 1,
                  stencil: int = 3, t_out: int = 1, coordinates: bool = True, step_init: float = 0.0):
         super().__init__()
-        t_in = int(getattr(problem, "t_in", 10)) if problem is not None else 10
+        t_in = int(problem.t_in) if problem is not None else 10
         self.t_in, self.t_out, self.coordinates = t_in, int(t_out), bool(coordinates)
         c_in = t_in + (2 if coordinates else 0)
         self.lift = Pointwise(c_in, 2 * width)

@@ -36,7 +36,9 @@ from torch import nn
 from sciflow.errors import SciflowError
 from sciflow.models.channel_walls import check_walls, impose_no_slip, wall_value
 from sciflow.models.factorized_attention import FactorizedAttention
+from sciflow.models.base import OperatorModel
 from sciflow.models.registry import register_model
+from sciflow.problems.base import StructuredGrid, Trajectories
 
 
 def _default_grid(shape=(8, 9, 8)) -> dict:
@@ -61,7 +63,7 @@ class SharedBlock(nn.Module):
 
 
 @register_model("ifactformer")
-class IFactFormer(nn.Module):
+class IFactFormer(OperatorModel):
     """IFactFormer-m / -o (module docstring).
 
     Spec keys: variant (``m`` parallel | ``o`` chained), dim (96 in the study), heads (5), dim_head,
@@ -69,6 +71,8 @@ class IFactFormer(nn.Module):
     no_slip, grid (only without a problem: {x, y, z, lx, lz[, stats {var: (mean, std)}]}),
     seed_features (seed of the fixed Gaussian matrix B).
     """
+
+    requires = (Trajectories,)
 
     def __init__(self, problem=None, variant: str = "m", dim: int = 96, heads: int = 5, dim_head: int = 32,
                  iterations: int = 10, fourier_features: int = 16, fourier_scale: float = 1.0,
@@ -82,11 +86,11 @@ class IFactFormer(nn.Module):
         if t_out != 1:
             raise SciflowError(f"model.t_out: IFactFormer predicts one state per call (t_out = 1), got {t_out}")
         if grid is None:
-            grid = problem.grid() if problem is not None and hasattr(problem, "grid") else _default_grid()
-        self.t_in = int(getattr(problem, "t_in", 1)) if problem is not None else 1
+            grid = problem.grid() if isinstance(problem, StructuredGrid) else _default_grid()
+        self.t_in = int(problem.t_in) if problem is not None else 1
         self.t_out, self.variant, self.iterations, self.residual = 1, variant, int(iterations), bool(residual)
         self.channels, self.no_slip = 3, bool(no_slip)
-        stats = problem.stats() if problem is not None and hasattr(problem, "stats") else grid.get("stats")
+        stats = problem.stats() if isinstance(problem, StructuredGrid) else grid.get("stats")
         self.register_buffer("wall_value", wall_value(stats), persistent=False)
         lx, lz = float(grid["lx"]), float(grid["lz"])
         for name in ("x", "y", "z"):

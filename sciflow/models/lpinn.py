@@ -29,9 +29,12 @@ import torch
 from torch import nn
 
 from sciflow.errors import SciflowError
+from sciflow.models.base import PointwiseModel
 from sciflow.models.layers import MLP
+from sciflow.models.pinn import input_normalisation
 from sciflow.models.registry import register_model
-from sciflow.problems.base import Ansatz
+from sciflow.problems.base import Ansatz, HardConstraints, LagrangianForm, require
+from sciflow.problems.base import ansatz as problem_ansatz
 from sciflow.autodiff.jet import Jet
 from sciflow.bounds import Depth, Width
 
@@ -39,21 +42,18 @@ TWO_PI = 2.0 * math.pi
 
 
 @register_model("lpinn")
-class LagrangianPINN(nn.Module):
+class LagrangianPINN(PointwiseModel):
     boundary = "hard"
+    requires = (LagrangianForm, HardConstraints)
 
     def __init__(self, problem, width: Width = 32, depth: Depth = 4, activation: str = "tanh",
                  characteristic_width: int = 0, characteristic_depth: int = 0, lagrangian_points: int = 2048):
         super().__init__()
-        if not hasattr(problem, "lagrangian_residual"):
-            raise SciflowError(f"model.name: 'lpinn' needs a 1D transport problem with a Lagrangian form "
-                               f"(convection, convection_diffusion, burgers), not '{problem.name}'")
+        require(problem, self.requires, "model 'lpinn' (1D transport along characteristics)")
         if lagrangian_points < 16:
             raise SciflowError(f"model.lagrangian_points must be ≥ 16, got {lagrangian_points}")
         self.problem = problem
-        dom = problem.domain
-        scale = [2 / (dom.x1 - dom.x0), 2 / (dom.y1 - dom.y0)]
-        shift = [(dom.x0 + dom.x1) / 2, (dom.y0 + dom.y1) / 2]
+        scale, shift = input_normalisation(problem)
         periodic = problem.periodic_inputs
         self.characteristic_net = MLP(2, 1, characteristic_width or width, characteristic_depth or depth,
                                       activation, input_scale=scale, input_shift=shift, periodic=periodic)
@@ -68,7 +68,7 @@ class LagrangianPINN(nn.Module):
     # ------------------------------------------------------------ Lagrangian branches
     def make_ansatz(self, x0t: torch.Tensor) -> Ansatz:
         """Detached jets of the state's hard constraint u = u0(x0) + (t/T)·N_u at fixed points."""
-        return self.problem.ansatz(x0t)
+        return problem_ansatz(self.problem, x0t)
 
     def forward(self, x0t: torch.Tensor, ansatz: Ansatz | None = None) -> Jet:
         """Jet over (x0, t) (N, 2) with channels (x, u): value (N, 2), d1/d2 (N, 2, 2)."""

@@ -22,31 +22,42 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sciflow.autodiff.jet import Jet
+from sciflow.autodiff.jet3 import Jet3
 from sciflow.bounds import Depth, FeatureCount, Width
 from sciflow.errors import SciflowError
+from sciflow.models.base import PointwiseModel
 from sciflow.models.layers import MLP
 from sciflow.models.registry import register_model
-from sciflow.problems.base import Ansatz, StreamAnsatz
-from sciflow.autodiff.jet import Jet
+from sciflow.problems.base import Ansatz, HardConstraints, PointwisePhysics, SoftBoundary, StreamAnsatz
+from sciflow.problems.base import ansatz as problem_ansatz
+from sciflow.problems.base import require, stream_modes
 
 
-def _input_normalisation(problem):
-    dom = getattr(problem, "domain", None)
-    if dom is None or not hasattr(dom, "x0"):
+def input_normalisation(problem) -> tuple[list[float] | None, list[float] | None]:
+    """(scale, shift) mapping the problem's declared input bounds to [-1, 1]; (None, None) without bounds."""
+    bounds = problem.input_bounds()
+    if bounds is None:
         return None, None
-    lo = [dom.x0, dom.y0] + list(getattr(problem, "extra_input_bounds_lo", []))
-    hi = [dom.x1, dom.y1] + list(getattr(problem, "extra_input_bounds_hi", []))
+    lo, hi = bounds
     shift = [(a + b) / 2 for a, b in zip(lo, hi)]
     scale = [2 / (b - a) for a, b in zip(lo, hi)]
     return scale, shift
 
 
 @register_model("pinn")
-class PINN(nn.Module):
+class PINN(PointwiseModel):
+    requires = (PointwisePhysics,)
+
+    @classmethod
+    def requirements(cls, config: dict) -> tuple[type, ...]:
+        return cls.requires + ((SoftBoundary,) if config.get("boundary", "hard") == "soft" else (HardConstraints,))
+
     def __init__(self, problem, width: Width = 50, depth: Depth = 4, activation: str = "tanh",
                  fourier_features: FeatureCount = 0, fourier_sigma: float = 1.0, boundary: str = "hard",
                  output: str = "primitive"):
         super().__init__()
+        require(problem, self.requirements({"boundary": boundary}), "model 'pinn'")
         if boundary not in ("hard", "soft"):
             raise SciflowError(f"model.boundary: '{boundary}' is not 'hard' or 'soft'")
         if output not in ("primitive", "stream"):
@@ -59,30 +70,33 @@ class PINN(nn.Module):
         self.problem = problem
         self.boundary = boundary
         self.output = output
+        if problem.derivative_order not in (2, 3):
+            raise SciflowError(f"problem '{problem.name}': derivative_order is {problem.derivative_order}, not 2 or 3")
+        self.order = 3 if output == "stream" else problem.derivative_order
         n_in = len(problem.inputs)
         n_out = 2 if output == "stream" else len(problem.fields)
-        scale, shift = _input_normalisation(problem)
+        scale, shift = input_normalisation(problem)
         self.net = MLP(n_in, n_out, width, depth, activation, fourier_features, fourier_sigma, scale, shift,
-                       periodic=getattr(problem, "periodic_inputs", None),
-                       keep_periodic_inputs=getattr(problem, "keep_periodic_inputs", False),
-                       even_inputs=getattr(problem, "even_inputs", None))
-        modes = problem.stream_modes() if output == "stream" and boundary == "hard" else 0
+                       periodic=problem.periodic_inputs, keep_periodic_inputs=problem.keep_periodic_inputs,
+                       even_inputs=problem.even_inputs)
+        modes = stream_modes(problem) if output == "stream" and boundary == "hard" else 0
         self.mode_coeffs = nn.Parameter(torch.zeros(modes)) if modes else None
 
     def make_ansatz(self, x: torch.Tensor) -> Ansatz | StreamAnsatz | None:
         """The (detached) hard-constraint jets at fixed points x; pass them to ``forward``."""
         if self.boundary != "hard":
             return None
-        return self.problem.ansatz(x, self.output)
+        return problem_ansatz(self.problem, x, self.output, self.order)
 
-    def forward(self, x: torch.Tensor, ansatz: Ansatz | StreamAnsatz | None = None) -> Jet:
-        """Fields and derivatives at x (N, D) → Jet with value (N, C)."""
+    def forward(self, x: torch.Tensor, ansatz: Ansatz | StreamAnsatz | None = None) -> Jet | Jet3:
+        """Fields and derivatives at x (N, D) → Jet with value (N, C) (a Jet3 when the problem
+        declares ``derivative_order = 3``)."""
         if self.output == "stream":
             raw = self.net.jet(x, order=3)
             if self.boundary == "hard":
                 raw = (ansatz or self.make_ansatz(x)).apply(raw, self.mode_coeffs)
             return raw.velocity_pressure()
-        raw = self.net.jet(x)
+        raw = self.net.jet(x, order=self.order)
         if self.boundary == "hard":
             if ansatz is None:
                 ansatz = self.make_ansatz(x)

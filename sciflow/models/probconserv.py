@@ -25,8 +25,10 @@ from torch import nn
 
 from sciflow.errors import SciflowError
 from sciflow.models.anp import AttentiveNeuralProcess
+from sciflow.models.base import Model
 from sciflow.models.conservation_update import conservation_update, hard_projection
 from sciflow.models.registry import register_model
+from sciflow.problems.base import Conservation, FunctionSamples
 
 UPDATES = ("probconserv", "hardc", "none")
 
@@ -55,7 +57,7 @@ def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 
 
 
 @register_model("probconserv")
-class ProbConservANP(nn.Module):
+class ProbConservANP(Model):
     """ANP on a GPME-type problem (inputs (t, x), one field) + the conservation update at inference.
 
     Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``cross_attention_layers``,
@@ -63,6 +65,8 @@ class ProbConservANP(nn.Module):
     ``update`` (probconserv | hardc | none), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
     averaged at inference).
     """
+
+    requires = (FunctionSamples, Conservation)
 
     def __init__(self, problem, hidden: int = 64, heads: int = 4, self_attention_layers: int = 2,
                  min_std: float = 0.01, update: str = "probconserv", sigma_g: float = 0.0, samples: int = 32,

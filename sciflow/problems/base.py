@@ -1,56 +1,63 @@
-"""The shared PDE-problem abstraction every model family reads from.
+"""The shared PDE-problem abstraction every model family reads from, and its declared capabilities.
 
-A :class:`Problem` is a PDE on a domain with its conditions, parameters and reference
-data. Models and objectives ask it only for what they need:
+A :class:`Problem` is a PDE on a domain with its conditions, parameters and reference data.
+What a problem *is* (inputs, fields, parameters, input bounds, input symmetries, the case
+evaluator that adds to the generic field comparison) is declared on :class:`Problem` with
+defaults. What a problem *can do* is a capability, a :class:`typing.Protocol` below; a problem
+has a capability when it defines that capability's hooks:
 
-======================  ==========================================================
-``fields``              output fields (name, units)
-``params``              physical parameters (Re, ν, ...) and ``scales`` (nondimensionalisation)
-``residual(x, out)``    named pointwise residuals from a :class:`~sciflow.autodiff.jet.Jet`
-``sample(region, n)``   collocation points, (n, D)
-``ansatz(x)``           hard constraints: ``out = lift + distance * raw`` per field
-``boundary_targets``    (points, values, mask) for soft boundary conditions
-``reference()``         an ``xarray.Dataset`` from CFD, an exact solution or a table
-``constraints(grid)``   linear conservation constraints ``G u = b`` (where declared)
-``dataset(split)``      trajectories for operator learning (where declared)
-======================  ==========================================================
+==========================  ===================================================  ==========================
+capability                  hooks                                                used by
+==========================  ===================================================  ==========================
+:class:`PointwisePhysics`   ``residual(x, out) -> {name: (N,)}``, ``sample``      PINN, physics objective
+:class:`HardConstraints`    ``hard_constraint(output) -> (lift, dist[, modes])``  PINN (boundary: hard)
+:class:`SoftBoundary`       ``boundary_targets(n, generator)``                    PINN (boundary: soft)
+:class:`LagrangianForm`     ``lagrangian_residual``, ``speed_scale``, ``initial`` LPINN, lagrangian objective
+:class:`Trajectories`       ``t_in``, ``horizon``, ``dataset(split, ...)``        operators, rollout objectives
+:class:`StructuredGrid`     ``grid()``, ``stats()``                               channel operators
+:class:`Conservation`       ``constraints(grid) -> (G, b)``, ``G u = b``          ProbConserv
+:class:`FunctionSamples`    ``draw_functions(n, ...)``                            likelihood objective
+:class:`ReferenceSolution`  ``reference(progress) -> xarray.Dataset``             evaluation
+:class:`ExactSolution`      ``exact(x) -> (N, C)``                                evaluation, tests
+==========================  ===================================================  ==========================
+
+Building a run checks the capabilities its model and objective declare they need
+(:func:`require`) and stops with one :class:`~sciflow.errors.SciflowError` naming the missing hook.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
 import torch
 
-from sciflow.errors import SciflowError
-from sciflow.registry import Registry
 from sciflow.autodiff.jet import Jet
 from sciflow.autodiff.jet3 import Jet3
+from sciflow.errors import SciflowError
+from sciflow.registry import Registry
 
-PROBLEMS = Registry("problem", "problem.name", (
-    "sciflow.problems.navier_stokes",
-    "sciflow.problems.convection",
-    "sciflow.problems.porous_medium",
-    "sciflow.problems.periodic2d",
-    "sciflow.problems.channel",
-    "sciflow.problems.cylinder",
-    "sciflow.problems.sinusoidal_pipe",
-    "sciflow.problems.transient",
-))
+PROBLEMS = Registry("problem", "problem.name", packages=("sciflow.problems",))
 register_problem = PROBLEMS.register
 problem_class = PROBLEMS.get
 
 
 def build_problem(config: dict) -> "Problem":
-    """Build a problem from its spec section ``{"name": ..., **kwargs}``."""
+    """Build a problem from its spec section ``{"name": ..., "schedule": ..., **kwargs}``;
+    ``schedule`` (optional) is a parameter curriculum (``sciflow.problems.schedule``)."""
+    from sciflow.problems.schedule import ParameterSchedule
+
     config = dict(config)
     name = config.pop("name")
+    schedule = config.pop("schedule", None)
     cls = problem_class(name)
     try:
-        return cls(**config)
+        problem = cls(**config)
     except TypeError as exc:
         raise SciflowError(f"problem ({name}): {exc}") from exc
+    if schedule is not None:
+        problem.schedule = ParameterSchedule.from_spec(schedule, problem)
+    return problem
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Field:
     name: str
     units: str = "1"
     description: str = ""
+    up_to_constant: bool = False  # defined up to an additive constant (e.g. an incompressible pressure)
 
 
 @dataclass
@@ -79,7 +87,8 @@ class Ansatz:
 
 @dataclass
 class StreamAnsatz:
-    """Hard constraint of a stream-function output (ψ, p) (all Jet3s, see models/pinn.py eq. 1):
+    """Hard constraint in third-order jets: of a stream-function output (ψ, p) (all Jet3s, see
+    models/pinn.py eq. 1), or of primitive fields when a problem declares ``derivative_order = 3``:
 
     ``(ψ, p) = lift + distance * raw + Σ_k a_k modes[k] e_ψ``; ``modes`` (channels K) or None.
     """
@@ -105,14 +114,48 @@ class BoundaryTargets:
     mask: torch.Tensor
 
 
-@dataclass
 class Problem:
-    """Base class of PDE problems. Subclasses set ``inputs``, ``fields`` and implement the hooks."""
+    """Base class of PDE problems: declared attributes with their defaults.
 
-    inputs: tuple[str, ...] = ("x", "y")
-    fields: tuple[Field, ...] = ()
-    params: dict = field(default_factory=dict)
-    scales: dict = field(default_factory=dict)
+    Subclasses call ``super().__init__(inputs=..., fields=..., params=..., scales=...)`` and
+    define the hooks of their capabilities (module docstring). Declared attributes:
+
+    * ``domain``: the spatial :class:`~sciflow.problems.geometry.Rectangle` (x, y) or None;
+    * ``extra_input_bounds_lo/hi``: bounds of the inputs after (x, y) (e.g. time), one per input;
+      together with ``domain`` they give :meth:`input_bounds`, which a model uses to scale its
+      inputs to [-1, 1] (override :meth:`input_bounds` for any other domain);
+    * ``periodic_inputs``: one entry per input, a period or None (exact periodicity in the network);
+      ``keep_periodic_inputs``: keep those inputs as well as their embedding;
+    * ``even_inputs``: indices of inputs in which the network is exactly even (mirror symmetry);
+    * ``derivative_order``: 2 gives ``residual`` a :class:`~sciflow.autodiff.jet.Jet` (value, first and
+      pure second derivatives); 3 gives a :class:`~sciflow.autodiff.jet3.Jet3` with every partial
+      derivative up to third order (mixed ones such as u_xy included: ``out.partial(0, 1)``);
+    * ``evaluator``: the name of a case evaluator that adds its metrics to the generic field
+      comparison (None: the generic comparison alone).
+    """
+
+    registry_name: ClassVar[str | None] = None
+    evaluator: ClassVar[str | None] = None
+    derivative_order: ClassVar[int] = 2
+    domain = None
+    extra_input_bounds_lo: Sequence[float] = ()
+    extra_input_bounds_hi: Sequence[float] = ()
+    periodic_inputs: Sequence[float | None] | None = None
+    keep_periodic_inputs: bool = False
+    even_inputs: Sequence[int] | None = None
+    #: Parameter curriculum over training steps (``problem.schedule`` in a spec), or None.
+    schedule: "ParameterSchedule | None" = None
+
+    #: Parameters a schedule may vary. A problem lists here exactly the entries of ``params``
+    #: that its residuals, lifts and weights read from ``params`` at call time.
+    schedulable_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, inputs: Sequence[str] = ("x", "y"), fields: Sequence[Field] = (), params: dict | None = None,
+                 scales: dict | None = None):
+        self.inputs = tuple(inputs)
+        self.fields = tuple(fields)
+        self.params = dict(params or {})
+        self.scales = dict(scales or {})
 
     @property
     def field_names(self) -> list[str]:
@@ -120,69 +163,193 @@ class Problem:
 
     @property
     def name(self) -> str:
-        return getattr(self, "registry_name", type(self).__name__)
+        """The registered name (``problem.name`` of the spec), else the class name."""
+        return self.registry_name or type(self).__name__
 
-    # --- physics-informed hooks -------------------------------------------------
+    def residual_weight(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Pointwise weights (N,) of the residuals at x (N, D); None for uniform weighting."""
+        return None
+
+    def input_bounds(self) -> tuple[list[float], list[float]] | None:
+        """(lo, hi), one entry per input, from ``domain`` and ``extra_input_bounds_lo/hi``; None when
+        the problem declares no domain (inputs then enter the network unscaled)."""
+        lo, hi = list(self.extra_input_bounds_lo), list(self.extra_input_bounds_hi)
+        if self.domain is not None:
+            lo = [self.domain.x0, self.domain.y0] + lo
+            hi = [self.domain.x1, self.domain.y1] + hi
+        elif not lo:
+            return None
+        if len(lo) != len(self.inputs) or len(hi) != len(self.inputs):
+            raise SciflowError(
+                f"problem '{self.name}': inputs {self.inputs} need {len(self.inputs)} bounds, the problem declares "
+                f"{len(lo)} (domain: 2, extra_input_bounds_lo: {len(self.extra_input_bounds_lo)}, extra_input_bounds_hi: "
+                f"{len(self.extra_input_bounds_hi)}); set extra_input_bounds_lo/hi for the inputs after (x, y) "
+                f"or override input_bounds()")
+        return lo, hi
+
+    # --- parameter curriculum ----------------------------------------------------
+    def set_params(self, **values: float) -> None:
+        """Set schedulable parameters in place; the next residual, ansatz and weight use them."""
+        unknown = set(values) - set(self.schedulable_params)
+        if unknown:
+            raise SciflowError(f"problem '{self.name}': parameter(s) {sorted(unknown)} cannot be changed; "
+                               f"schedulable: {list(self.schedulable_params) or 'none'}")
+        self.params.update({k: float(v) for k, v in values.items()})
+
+    def apply_schedule(self, step: int) -> bool:
+        """Set the scheduled parameters to their values at ``step``; True if any value changed
+        (cached ansatz jets and residual weights must then be rebuilt)."""
+        if self.schedule is None:
+            return False
+        values = self.schedule.values_at(step)
+        if all(self.params[k] == v for k, v in values.items()):
+            return False
+        self.set_params(**values)
+        return True
+
+
+# --- capabilities -------------------------------------------------------------------------
+@runtime_checkable
+class PointwisePhysics(Protocol):
+    """Pointwise equations at collocation points (PINNs)."""
+
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
-        """Named residuals, each (N,), of the governing equations at x (N, D)."""
-        raise NotImplementedError(f"{self.name} declares no pointwise residual")
+        """Named residuals, each (N,), of the governing equations at x (N, D); ``out`` is a Jet of
+        the fields (value (N, C), d1 (N, D, C), d2 (N, D, C); mixed or third derivatives through
+        ``out.partial(...)`` when the problem declares ``derivative_order = 3``)."""
 
     def sample(self, region: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n points (n, D) in ``region`` ("interior", "boundary", ...)."""
-        raise NotImplementedError(f"{self.name} has no sampler")
+
+
+@runtime_checkable
+class HardConstraints(Protocol):
+    """Dirichlet data imposed exactly: ``out = lift + distance * raw``."""
 
     def hard_constraint(self, output: str = "primitive"):
         """Functions (lift, distance), each x (N, D) → (N, C), for ``out = lift + distance * raw``.
 
         ``output`` is "primitive" (the problem's fields) or "stream" (a stream function and
-        pressure, where the problem supports it). None when the problem has no hard constraint.
-        A stream form may return a third function, ``modes``: x (N, D) → (N, K), the ψ-modes
-        whose coefficients the model learns (see :class:`StreamAnsatz`).
+        pressure, where the problem supports it). None when the problem has no hard constraint
+        for that output. A stream form may return a third function, ``modes``: x (N, D) → (N, K),
+        the ψ-modes whose coefficients the model learns (see :class:`StreamAnsatz`).
         """
+
+
+@runtime_checkable
+class SoftBoundary(Protocol):
+    """Boundary conditions as penalty targets."""
+
+    def boundary_targets(self, n: int, generator: torch.Generator | None = None) -> "BoundaryTargets":
+        """(points, values, mask) of n boundary points."""
+
+
+@runtime_checkable
+class LagrangianForm(Protocol):
+    """1D transport along characteristics (Mojgani et al. 2023)."""
+
+    speed_scale: float
+
+    def lagrangian_residual(self, x0t: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]: ...
+
+    def initial(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Trajectories(Protocol):
+    """Windows of gridded trajectories for operator learning."""
+
+    t_in: int
+    horizon: int
+
+    def dataset(self, split: str, t_out: int = 1, stride: int | None = 1): ...
+
+
+@runtime_checkable
+class StructuredGrid(Protocol):
+    """A fixed 3D grid and normalisation statistics of gridded fields (the channel)."""
+
+    def grid(self) -> dict:
+        """Coordinates {x (X,), y (Y,), z (Z,), lx, lz}."""
+
+    def stats(self) -> dict:
+        """{field: (mean, std)} of the training split."""
+
+
+@runtime_checkable
+class Conservation(Protocol):
+    """Linear conservation constraints ``G u = b`` on a grid."""
+
+    def constraints(self, grid, *args): ...
+
+
+@runtime_checkable
+class FunctionSamples(Protocol):
+    """A family of solutions on (t, x) ∈ t_range × x_range to draw (context, target) sets from (neural processes)."""
+
+    t_range: tuple[float, float]
+    x_range: tuple[float, float]
+
+    def draw_functions(self, n: int, targets_t: int = 10, targets_x: int = 10, generator=None, **kw): ...
+
+
+@runtime_checkable
+class ReferenceSolution(Protocol):
+    """Reference data as an ``xarray.Dataset``: fields on a rectilinear grid (dims among t, z, y, x)
+    or at scattered points (dim ``point`` with coordinates named as the inputs)."""
+
+    def reference(self, progress: bool = True): ...
+
+
+@runtime_checkable
+class ExactSolution(Protocol):
+    """A closed-form solution."""
+
+    def exact(self, x: torch.Tensor) -> torch.Tensor:
+        """Fields (N, C) at x (N, D)."""
+
+
+def missing_hooks(problem, capability: type) -> list[str]:
+    """The hooks of ``capability`` that ``problem`` does not define (empty: it has the capability)."""
+    names = [n for n in capability.__dict__.get("__annotations__", {})] + [
+        n for n, v in capability.__dict__.items() if callable(v) and not n.startswith("_")]
+    return [n for n in names if getattr(problem, n, None) is None]
+
+
+def require(problem, capabilities: Sequence[type], who: str) -> None:
+    """Raise one SciflowError naming the first capability (and its hooks) that ``problem`` lacks."""
+    for cap in capabilities:
+        missing = missing_hooks(problem, cap)
+        if missing:
+            raise SciflowError(f"{who} needs a problem with {cap.__name__} ({', '.join(missing)}); "
+                               f"problem '{_name(problem)}' does not define {', '.join(missing)}")
+
+
+def _name(problem) -> str:
+    return problem.name if isinstance(problem, Problem) else type(problem).__name__
+
+
+def stream_modes(problem) -> int:
+    """K, the number of learnable ψ-modes of the problem's stream-function ansatz (0: none)."""
+    fns = problem.hard_constraint("stream")
+    if fns is None or len(fns) < 3:
+        return 0
+    return int(fns[2](torch.zeros(1, len(problem.inputs), dtype=torch.float64)).shape[1])
+
+
+def ansatz(problem, x: torch.Tensor, output: str = "primitive", order: int = 2) -> "Ansatz | StreamAnsatz | None":
+    """The problem's hard-constraint transform at x as detached jets (third-order :class:`Jet3`
+    for the stream form or ``order`` 3); None when it has none."""
+    fns = problem.hard_constraint(output)
+    if fns is None:
         return None
+    if output == "stream" or order == 3:
+        from sciflow.autodiff.jet3 import autograd_jet3
 
-    def stream_modes(self) -> int:
-        """K, the number of learnable ψ-modes of the stream-function ansatz (0: none)."""
-        fns = self.hard_constraint("stream")
-        if fns is None or len(fns) < 3:
-            return 0
-        return int(fns[2](torch.zeros(1, len(self.inputs), dtype=torch.float64)).shape[1])
-
-    def ansatz(self, x: torch.Tensor, output: str = "primitive") -> Ansatz | StreamAnsatz | None:
-        """Hard-constraint transform at x as detached jets; None when the problem has none."""
-        fns = self.hard_constraint(output)
-        if fns is None:
-            return None
-        if output == "stream":
-            from sciflow.autodiff.jet3 import autograd_jet3
-
-            modes = autograd_jet3(fns[2], x) if len(fns) > 2 else None
-            return StreamAnsatz(autograd_jet3(fns[0], x), autograd_jet3(fns[1], x), modes)
-        lift, dist = fns
-        return Ansatz(jet_from_function(lift, x), jet_from_function(dist, x))
-
-    def residual_weight(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Optional pointwise weights (N,) of the residuals; None for uniform weighting."""
-        return None
-
-    def boundary_targets(self, n: int, generator: torch.Generator | None = None) -> BoundaryTargets:
-        raise NotImplementedError(f"{self.name} has no soft boundary conditions")
-
-    def exact(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Exact solution (N, C) where one is known, else None."""
-        return None
-
-    # --- data hooks ---------------------------------------------------------------
-    def reference(self, progress: bool = True):
-        """Reference solution as an ``xarray.Dataset``."""
-        raise NotImplementedError(f"{self.name} has no reference data")
-
-    def constraints(self, grid):
-        """Linear conservation constraints (G, b) with G u = b on ``grid``."""
-        raise NotImplementedError(f"{self.name} declares no conservation constraint")
-
-    def dataset(self, split: str):
-        raise NotImplementedError(f"{self.name} has no trajectory dataset")
+        modes = autograd_jet3(fns[2], x) if len(fns) > 2 else None
+        return StreamAnsatz(autograd_jet3(fns[0], x), autograd_jet3(fns[1], x), modes)
+    lift, dist = fns
+    return Ansatz(jet_from_function(lift, x), jet_from_function(dist, x))
 
 
 def jet_from_function(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Jet:

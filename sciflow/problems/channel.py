@@ -6,7 +6,7 @@ Incompressible Navier-Stokes between walls y = ±1 at constant pressure gradient
     ∂_t u + (u·∇)u = −∇p + ν Δu + e_x,   ∇·u = 0,   u = 0 at y = ±1.
 
 Trajectories come from the ``channel_filtered_dns`` recipe (:mod:`sciflow.cfd.channel_dataset`):
-``u, v, w (trajectory, t, x, y, z)`` filtered onto a coarse LES grid (y non-uniform, walls
+``u, v, w (trajectory, t, z, y, x)`` in the file (CF order, read as ``(trajectory, t, x, y, z)``) filtered onto a coarse LES grid (y non-uniform, walls
 included) with a ``split`` label per trajectory and the train-split statistics ``norm_mean,
 norm_std (channel)``.  The learning task is the LES-step operator
 ū(t − t_in + 1 … t) ↦ ū(t + Δt_snapshot), applied autoregressively.
@@ -69,7 +69,8 @@ class TurbulentChannel(Problem):
             missing = [v for v in (*VARIABLES, "split", "norm_mean", "norm_std") if v not in ds.variables]
             if missing:
                 raise SciflowError(f"{self.filename}: channel dataset lacks variable(s) {missing}")
-            self._ds = ds
+            # files are in CF order (trajectory, t, z, y, x); the models work on (trajectory, t, x, y, z)
+            self._ds = ds.transpose("trajectory", "t", "x", "y", "z", ..., missing_dims="ignore")
         return self._ds
 
     def grid(self) -> dict:

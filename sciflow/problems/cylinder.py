@@ -254,24 +254,6 @@ class DFGCylinder(Problem):
         scale = 2.0 / (self.U_mean ** 2 * self.D)
         return {"c_D": float(scale * F[0]), "c_L": float(scale * F[1])}
 
-    def model_force_coefficients(self, model, n_theta: int = 256) -> dict[str, float]:
-        """c_D, c_L from the model's own stresses on the cylinder surface."""
-        prm = next(model.parameters())
-
-        def jet(pts):
-            x = pts.to(prm.device, prm.dtype)
-            return model(x, model.make_ansatz(x) if hasattr(model, "make_ansatz") else None)
-
-        return self.force_coefficients(jet, n_theta)
-
-    def delta_p(self, model) -> float:
-        """p(x_c − R, y_c) − p(x_c + R, y_c) of the model (the benchmark's Δp)."""
-        prm = next(model.parameters())
-        xc, yc = self.center
-        pts = torch.tensor([[xc - self.R, yc], [xc + self.R, yc]], device=prm.device, dtype=prm.dtype)
-        p = model.predict(pts)[:, 2].double()
-        return float(p[0] - p[1])
-
     def reference(self, progress: bool = True):
         from sciflow.problems.reference_data import cached_recipe
 

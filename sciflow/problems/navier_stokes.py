@@ -20,7 +20,7 @@ from sciflow.autodiff.jet import Jet
 VELOCITY_PRESSURE = (
     Field("u", "U", "streamwise velocity"),
     Field("v", "U", "cross-stream velocity"),
-    Field("p", "rho U^2", "kinematic pressure (defined up to a constant)"),
+    Field("p", "rho U^2", "kinematic pressure (defined up to a constant)", up_to_constant=True),
 )
 
 
@@ -40,7 +40,14 @@ def navier_stokes_residual(out: Jet, nu: float) -> dict[str, torch.Tensor]:
 
 
 class SteadyNavierStokes2D(Problem):
-    """Shared residuals, sampling and grids for steady 2D NS on a rectangle."""
+    """Shared residuals, sampling and grids for steady 2D NS on a rectangle.
+
+    ``Re`` lives in ``params`` and may follow a training schedule (``problem.schedule``).
+    """
+
+    schedulable_params = ("Re",)
+
+    evaluator = "steady_flow"
 
     def __init__(self, Re: float, domain: Rectangle, velocity_scale: float = 1.0, length_scale: float = 1.0,
                  sampling: str = "sobol"):
@@ -50,9 +57,30 @@ class SteadyNavierStokes2D(Problem):
             from sciflow.errors import SciflowError
 
             raise SciflowError(f"problem.Re must be positive, got {Re}")
-        self.Re = float(Re)
         self.domain = domain
         self.sampling = sampling
+        self._user_reference = None
+
+    def use_reference_file(self, spec: dict | None):
+        """Take the reference from a user's file ``{path, variables}`` (u, v, p on a grid or at
+        scattered points; see :mod:`sciflow.data.reference_file`), read and checked now, before training."""
+        if spec is not None:
+            from sciflow.data.reference_file import load_reference_file
+
+            ds, layout = load_reference_file(spec, "problem.reference", ("u", "v", "p"), self.params, spatial=2)
+            self._user_reference = ds.transpose(..., "y", "x") if layout.kind == "grid" else ds
+
+    @property
+    def Re(self) -> float:
+        """The Reynolds number now in force (``params["Re"]``)."""
+        return self.params["Re"]
+
+    def set_params(self, **values: float) -> None:
+        if "Re" in values and not values["Re"] > 0:
+            from sciflow.errors import SciflowError
+
+            raise SciflowError(f"problem.Re must be positive, got {values['Re']}")
+        super().set_params(**values)
 
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
         """Eq. (1): x-momentum, y-momentum and continuity residuals, each (N,)."""
@@ -129,12 +157,20 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     exact Stokes corner flow. p_L = (2/Re)[(D x + C(1−y))/r_a² − (D(1−x) + C(1−y))/r_b²] is
     its singular pressure at both corners. The network adds only smooth corrections.
     Stream-function form: ψ = ψ_L + D² N_ψ, p = p_L + N_p.
+
+    Reference: the ``cavity_fem`` recipe on ``reference_mesh``² elements, graded towards the
+    walls by ``reference_grading`` (0: uniform), sampled on ``reference_grid``² points.
     """
 
+    evaluator = "cavity"
+
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
-                 corner_weight_radius: float = 0.0, sampling: str = "sobol"):
+                 corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0,
+                 reference: dict | None = None):
         super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling)
+        self.use_reference_file(reference)
         self.reference_mesh = int(reference_mesh)
+        self.reference_grading = float(reference_grading)
         self.reference_grid = int(reference_grid)
         self.corner_weight_radius = float(corner_weight_radius)
 
@@ -206,10 +242,17 @@ class LidDrivenCavity(SteadyNavierStokes2D):
         return out
 
     def reference(self, progress: bool = True):
+        """The FEM reference (recipe ``cavity_fem``, cached), or the user's file given as ``reference``."""
         from sciflow.problems.reference_data import cached_recipe
 
-        return cached_recipe("cavity_fem", {"Re": self.Re, "mesh": self.reference_mesh, "grid": self.reference_grid},
-                             f"cavity_re{self.Re:g}_mesh{self.reference_mesh}.nc", progress)
+        if self._user_reference is not None:
+            return self._user_reference
+        params = {"Re": self.Re, "mesh": self.reference_mesh, "grid": self.reference_grid}
+        name = f"cavity_re{self.Re:g}_mesh{self.reference_mesh}"
+        if self.reference_grading:  # graded FEM mesh (Re >= 1000): wall spacing (1 - g)/mesh
+            params["grading"] = self.reference_grading
+            name += f"_graded{self.reference_grading:g}"
+        return cached_recipe("cavity_fem", params, name + ".nc", progress)
 
 
 @register_problem("poiseuille")
@@ -271,8 +314,12 @@ class Kovasznay(SteadyNavierStokes2D):
 
     def __init__(self, Re: float = 40.0, reference_grid: int = 101, sampling: str = "sobol"):
         super().__init__(Re, Rectangle(-0.5, 1.0, -0.5, 1.5), sampling=sampling)
-        self.lam = self.Re / 2 - math.sqrt(self.Re ** 2 / 4 + 4 * math.pi ** 2)
         self.reference_grid = int(reference_grid)
+
+    @property
+    def lam(self) -> float:
+        """λ = Re/2 − sqrt(Re²/4 + 4π²) at the Reynolds number now in force."""
+        return self.Re / 2 - math.sqrt(self.Re ** 2 / 4 + 4 * math.pi ** 2)
 
     def exact(self, x):
         lam = self.lam

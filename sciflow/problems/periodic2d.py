@@ -5,7 +5,7 @@ The PDE (Li et al., FNO, ICLR 2021, eq. 14) on the unit torus [0, 1)²:
     ∂_t ω + u·∇ω = ν Δω + f,   u = (∂_y ψ, −∂_x ψ),   −Δψ = ω,   f = 0.1 (sin 2π(x+y) + cos 2π(x+y)).
 
 Trajectories come from the ``ns2d`` recipe (:mod:`sciflow.cfd.spectral2d`): ``vorticity
-(sample, t, x, y)`` with a ``split`` label per sample.  The learning task is the solution
+(sample, t, y, x)`` in the file (CF order), read as ``(sample, t, x, y)``, with a ``split`` label per sample.  The learning task is the solution
 operator ``ω(t−t_in+1 … t) ↦ ω(t+1)``, applied autoregressively to forecast ``horizon`` frames.
 
 Conservation law: ω is the curl of a periodic velocity, so its mean over the torus vanishes
@@ -27,7 +27,8 @@ class PeriodicNS2D(Problem):
     """Operator learning on 2D periodic NS trajectories.
 
     Args:
-        dataset: name of a recipe in ``datasets/`` (``ns2d_nu1e-5_cpu`` → ``datasets/ns2d_nu1e-5_cpu.yaml``).
+        dataset: name of a recipe in ``datasets/`` (``ns2d_nu1e-5_cpu`` → ``datasets/ns2d_nu1e-5_cpu.yaml``), or a
+            user's trajectory file ``{path: my.nc, variables: {vorticity: w}}`` (see :func:`trajectory_file`).
         params: overrides of the recipe's params (e.g. ``{n_train: 20, resolution: 32}``); the data
             file then gets a name with a hash of the overrides, so each variant is made once.
         t_in: input frames of the operator (10 in the FNO/DyMixOp setting).
@@ -38,25 +39,37 @@ class PeriodicNS2D(Problem):
 
     evaluator = "rollout"
 
-    def __init__(self, dataset: str = "ns2d_nu1e-5_cpu", params: dict | None = None, t_in: int = 10,
+    def __init__(self, dataset: str | dict = "ns2d_nu1e-5_cpu", params: dict | None = None, t_in: int = 10,
                  horizon: int = 10, subsample: int = 1):
-        from sciflow.problems.reference_data import recipe_dataset_file
-
-        self.recipe_params, self.filename = recipe_dataset_file(dataset, "ns2d", params)
-        self.dataset_name = dataset
         self.t_in, self.horizon, self.subsample = int(t_in), int(horizon), int(subsample)
-        if self.subsample < 1 or int(self.recipe_params["resolution"]) % self.subsample:
-            raise SciflowError(f"problem.subsample={subsample} must divide the resolution "
-                               f"{self.recipe_params['resolution']}")
-        n_frames = int(round(self.recipe_params["T"] / self.recipe_params["snapshot_dt"])) + 1
+        self._ds = self._file = None
+        if isinstance(dataset, dict):
+            if params:
+                raise SciflowError("problem.params: recipe overrides apply to a recipe dataset, not to dataset.path")
+            self._file = trajectory_file(dataset)
+            self.recipe_params, self.filename = None, dataset["path"]
+            self.dataset_name = dataset["path"]
+            resolution, n_frames = self._file.sizes["x"], self._file.sizes["t"]
+            from sciflow.data.reference_file import stored_parameters
+
+            nu = stored_parameters(self._file).get("nu")
+            nu = float(nu) if isinstance(nu, (int, float)) else float("nan")
+        else:
+            from sciflow.problems.reference_data import recipe_dataset_file
+
+            self.recipe_params, self.filename = recipe_dataset_file(dataset, "ns2d", params)
+            self.dataset_name = dataset
+            resolution = int(self.recipe_params["resolution"])
+            n_frames = int(round(self.recipe_params["T"] / self.recipe_params["snapshot_dt"])) + 1
+            nu = float(self.recipe_params["nu"])
+        if self.subsample < 1 or resolution % self.subsample:
+            raise SciflowError(f"problem.subsample={subsample} must divide the resolution {resolution}")
         if self.t_in < 1 or self.horizon < 1 or self.t_in + self.horizon > n_frames:
             raise SciflowError(f"problem (ns2d): t_in={t_in} + horizon={horizon} must be <= the {n_frames} "
-                               f"frames of dataset '{dataset}'")
+                               f"frames of dataset '{self.dataset_name}'")
         super().__init__(inputs=("x", "y", "t"), fields=(Field("vorticity", "1/T", "ω = ∂_x v − ∂_y u"),),
-                         params={"nu": float(self.recipe_params["nu"]), "dataset": dataset,
-                                 "resolution": int(self.recipe_params["resolution"]) // self.subsample},
+                         params={"nu": nu, "dataset": self.dataset_name, "resolution": resolution // self.subsample},
                          scales={"L": 1.0})
-        self._ds = None
 
     # ------------------------------------------------------------------ data
     def reference(self, progress: bool = True):
@@ -64,7 +77,10 @@ class PeriodicNS2D(Problem):
         if self._ds is None:
             from sciflow.problems.reference_data import cached_recipe
 
-            ds = cached_recipe("ns2d", self.recipe_params, self.filename, progress=progress)
+            ds = self._file if self._file is not None else cached_recipe("ns2d", self.recipe_params, self.filename,
+                                                                         progress=progress)
+            # files are in CF order (sample, t, y, x); the operator works on (sample, t, x, y)
+            ds = ds.transpose("sample", "t", "x", "y", ..., missing_dims="ignore")
             k = self.subsample
             self._ds = ds.isel(x=slice(None, None, k), y=slice(None, None, k)) if k > 1 else ds
         return self._ds
@@ -85,3 +101,33 @@ class PeriodicNS2D(Problem):
         for s in shape:
             n *= int(s)
         return torch.full((1, n), 1.0 / n, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+
+
+def trajectory_file(spec: dict):
+    """A user's trajectory file for ``ns2d``: ``vorticity (sample, t, y, x)`` on a square uniform grid with
+    ``split``; a file with velocities ``u, v`` but no vorticity gets ω = ∂v/∂x − ∂u/∂y by second-order
+    central differences (one-sided at the edges, ``numpy.gradient`` with ``edge_order=2``) on its coordinates."""
+    import numpy as np
+
+    from sciflow.data.io import read_dataset
+    from sciflow.data.reference_file import parse_file_spec
+    from sciflow.data.schema import check_dataset, rename_variables
+
+    spec = parse_file_spec(spec, "problem.dataset")
+    where = f"problem.dataset.path {spec['path']}"
+    ds = rename_variables(read_dataset(spec["path"]), spec["variables"], where)
+    if "vorticity" not in ds.variables and {"u", "v"} <= set(ds.variables):
+        check_dataset(ds, ("u", "v"), where, trajectories=True, spatial=2)
+        u = ds["u"].transpose("sample", "t", "y", "x").values.astype(np.float64)
+        v = ds["v"].transpose("sample", "t", "y", "x").values.astype(np.float64)
+        x, y = ds["x"].values.astype(np.float64), ds["y"].values.astype(np.float64)
+        w = np.gradient(v, x, axis=3, edge_order=2) - np.gradient(u, y, axis=2, edge_order=2)
+        ds["vorticity"] = (("sample", "t", "y", "x"), w.astype(np.float32),
+                           {"long_name": "vorticity dv/dx - du/dy (central differences of u, v)",
+                            "units": str(ds["u"].attrs.get("units", "1"))})
+    layout = check_dataset(ds, ("vorticity",), where, trajectories=True, spatial=2)
+    if layout.kind != "grid" or layout.spatial_dims != ("y", "x") and set(layout.spatial_dims) != {"x", "y"}:
+        raise SciflowError(f"{where}: ns2d needs vorticity on a 2D (y, x) grid, got dims {ds['vorticity'].dims}")
+    if ds.sizes["x"] != ds.sizes["y"]:
+        raise SciflowError(f"{where}: ns2d needs a square grid, got {ds.sizes['y']} x {ds.sizes['x']}")
+    return ds

@@ -277,17 +277,6 @@ class SinusoidalPipe(Problem):
 
         return lift, dist, modes
 
-    def flow_rate(self, model, x0: float, n: int = 201) -> float:
-        """Q(x0) = ∫_{−R}^{R} u(x0, y) dy of the model (Gauss-Legendre, n points)."""
-        import numpy as np
-
-        s, w = np.polynomial.legendre.leggauss(n)
-        R = float(self.radius(torch.tensor([x0], dtype=torch.float64)))
-        prm = next(model.parameters())
-        pts = torch.tensor(np.stack([np.full(n, x0), R * s], 1), device=prm.device, dtype=prm.dtype)
-        u = model.predict(pts)[:, 0].double().cpu().numpy()
-        return float(R * (w * u).sum())
-
     def reference(self, progress: bool = True):
         from sciflow.problems.reference_data import cached_recipe
 

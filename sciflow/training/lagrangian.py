@@ -7,6 +7,7 @@ Mojgani et al. 2023) at (x0, t) points; the initial conditions are hard.
 from __future__ import annotations
 
 from sciflow.bounds import Every, Points
+from sciflow.problems.base import LagrangianForm
 from sciflow.training.objectives import PhysicsObjective, register_objective
 
 
@@ -17,10 +18,10 @@ class LagrangianObjective(PhysicsObjective):
     Same keys, sampling, resampling and checkpoint state as ``physics``; initial conditions are hard.
     """
 
+    problem_needs = (LagrangianForm,)
+
     def __init__(self, problem, model, interior_points: Points = 2000, resample_every: Every = 0,
                  weights: dict | None = None):
-        if not hasattr(problem, "lagrangian_residual"):
-            raise TypeError(f"problem '{problem.name}' has no Lagrangian form")
         super().__init__(problem, model, interior_points, 0, resample_every, weights)
         self.soft = False
 

@@ -25,18 +25,18 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.autodiff.jet import Jet
-from sciflow.training.objectives import register_objective
+from sciflow.problems.base import FunctionSamples
+from sciflow.training.objectives import Objective, register_objective
 
 
 @register_objective("likelihood")
-class LikelihoodObjective:
+class LikelihoodObjective(Objective):
+    problem_needs = (FunctionSamples,)
+
     def __init__(self, problem, model, batch_size: int = 16, functions: int = 0, targets_t: int = 10,
                  targets_x: int = 10, residual_weight: float = 0.0, residual_functions: int = 4,
                  validation_functions: int = 8,
                  validation_grid: int = 21, validation_seed: int = 12345):
-        if not hasattr(problem, "draw_functions"):
-            raise SciflowError(f"objective.likelihood: problem '{problem.name}' cannot draw functions "
-                               "(it needs a draw_functions method, e.g. the gpme_* problems)")
         if batch_size < 1 or functions < 0:
             raise SciflowError("objective.batch_size must be ≥ 1 and objective.functions ≥ 0")
         if residual_weight < 0:

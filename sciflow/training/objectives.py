@@ -1,12 +1,15 @@
 """Training objectives: what a loss is, given a model and a problem. The Trainer knows no PDE.
 
-An objective is registered by name (the spec's ``objective.name``); its constructor takes
-``(problem, model, **spec keys)``. It exposes
+An objective is an :class:`Objective`, registered by name (the spec's ``objective.name``); its
+constructor takes ``(problem, model, **spec keys)``; it declares the problem capabilities
+(``problem_needs``) and the model interface (``model_type``) it needs, which ``build_objective``
+checks first. It exposes
 
     setup(device, dtype, generator, rank, world)   place its points/data
     loss(model, step) -> (total, {term: value})    one evaluation of the loss
     state_dict() / load_state_dict(d)              what resuming needs (points, data position)
-    validate(model) -> {metric: value} | None      optional validation for checkpoint selection
+    validate(model) -> {metric: value} | None      validation for checkpoint selection (default none)
+    resample(step) -> bool                         new points at this step? (default no)
 
 ``physics`` is the PINN objective: mean squared residuals of the problem's equations at
 collocation points, plus mean squared boundary mismatch when boundary conditions are soft.
@@ -14,25 +17,64 @@ collocation points, plus mean squared boundary mismatch when boundary conditions
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
 import torch
 
 from sciflow.errors import SciflowError
+from sciflow.models.base import Model, PointwiseModel, unwrap
+from sciflow.problems.base import PointwisePhysics, require
 from sciflow.registry import Registry
 from sciflow.bounds import Every, OptionalPoints, Points
 
-OBJECTIVES = Registry("objective", "objective.name", (
-    "sciflow.training.objectives",
-    "sciflow.training.operator_objectives",
-    "sciflow.training.likelihood",
-    "sciflow.training.lagrangian",
-))
+OBJECTIVES = Registry("objective", "objective.name", packages=("sciflow.training",))
 register_objective = OBJECTIVES.register
 
 
-def build_objective(config: dict, problem, model):
+class Objective(ABC):
+    """A training loss over a model and a problem (module docstring)."""
+
+    problem_needs: ClassVar[tuple[type, ...]] = ()
+    model_type: ClassVar[type] = Model
+
+    @abstractmethod
+    def setup(self, device, dtype, generator: torch.Generator, rank: int = 0, world: int = 1) -> None:
+        """Place the objective's points or data on ``device`` in ``dtype``."""
+
+    @abstractmethod
+    def loss(self, model, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(total, {term: value}) at ``step``."""
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """What resuming needs."""
+
+    @abstractmethod
+    def load_state_dict(self, d: dict) -> None:
+        """Restore :meth:`state_dict`."""
+
+    def validate(self, model) -> dict | None:
+        """Validation metrics for checkpoint selection; None: no validation."""
+        return None
+
+    def resample(self, step: int) -> bool:
+        """Draw new points if ``step`` calls for it; True if it drew (the trainer then restarts L-BFGS)."""
+        return False
+
+
+def build_objective(config: dict, problem, model) -> Objective:
+    """Build ``objective.name`` once the problem and model are found to have what it needs."""
     config = dict(config)
     name = config.pop("name")
     cls = OBJECTIVES.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Objective)):
+        raise SciflowError(f"objective.name: '{name}' is not a sciflow objective "
+                           "(a subclass of sciflow.training.objectives.Objective)")
+    require(problem, cls.problem_needs, f"objective '{name}'")
+    if not isinstance(unwrap(model), cls.model_type):
+        raise SciflowError(f"objective '{name}' needs a {cls.model_type.__name__}; model "
+                           f"'{type(unwrap(model)).__name__}' is not one")
     try:
         return cls(problem, model, **config)
     except TypeError as exc:
@@ -40,7 +82,7 @@ def build_objective(config: dict, problem, model):
 
 
 @register_objective("physics")
-class PhysicsObjective:
+class PhysicsObjective(Objective):
     """Σ_k w_k mean(ω(x) r_k(x)²) over the problem's residuals r_k at interior points,
     + w_bc mean(mask (u − g)²) at boundary points when the model's boundary conditions are soft.
 
@@ -49,7 +91,15 @@ class PhysicsObjective:
     step however often the loss is evaluated in it (an L-BFGS line search evaluates it several
     times); the trainer restarts L-BFGS's curvature memory after a draw, since its pairs were
     measured on the old points.
+
+    A parameter curriculum (``problem.schedule``) is applied at the start of every step
+    (``resample``, which the loss calls first): a change of a parameter rebuilds the cached
+    ansatz jets and residual weights and, like a draw, restarts L-BFGS's memory. The current
+    parameters and the schedule are part of ``state_dict``.
     """
+
+    problem_needs = (PointwisePhysics,)
+    model_type = PointwiseModel
 
     def __init__(self, problem, model, interior_points: Points = 2000, boundary_points: OptionalPoints = 400,
                  resample_every: Every = 0, weights: dict | None = None, bc_weight: float = 1.0):
@@ -59,7 +109,7 @@ class PhysicsObjective:
         self.resample_every = int(resample_every)
         self.weights = dict(weights or {})
         self.bc_weight = float(bc_weight)
-        self.soft = getattr(model, "boundary", "hard") == "soft"
+        self.soft = unwrap(model).boundary == "soft"
 
     def setup(self, device, dtype, generator: torch.Generator, rank: int = 0, world: int = 1):
         self.device, self.dtype, self.generator = device, dtype, generator
@@ -80,15 +130,19 @@ class PhysicsObjective:
 
     def _ansatz(self, model):
         if self.ansatz is None:
-            inner = getattr(model, "module", model)
-            inner = getattr(inner, "_orig_mod", inner)
-            self.ansatz = inner.make_ansatz(self.x) if hasattr(inner, "make_ansatz") else None
+            self.ansatz = unwrap(model).make_ansatz(self.x)
         return self.ansatz
 
     def resample(self, step: int) -> bool:
-        """Draw new points if ``step`` is a resampling step not drawn for yet; True if it drew."""
+        """Start step ``step``: apply the parameter schedule, and draw new points if ``step`` is a
+        resampling step not drawn for yet. True if the loss function changed (new parameters or
+        points), so that curvature information of earlier steps no longer describes it."""
+        changed = self.problem.apply_schedule(step)
+        if changed:
+            self.ansatz = None
+            self.residual_weight = self.problem.residual_weight(self.x)
         if not self.resample_every or step == 0 or step % self.resample_every or step == self._drawn_at:
-            return False
+            return changed
         self._drawn_at = step
         self._draw()
         return True
@@ -113,6 +167,9 @@ class PhysicsObjective:
 
     def state_dict(self):
         d = {"x": self.x.cpu(), "drawn_at": self._drawn_at}
+        if self.problem.schedule is not None:
+            d["schedule"] = self.problem.schedule.to_dict()
+            d["problem_params"] = {k: self.problem.params[k] for k in self.problem.schedule.stages}
         if self.soft:
             d.update(xb=self.xb.cpu(), gb=self.gb.cpu(), mb=self.mb.cpu())
         return d
@@ -120,6 +177,14 @@ class PhysicsObjective:
     def load_state_dict(self, d):
         self.x = d["x"].to(self.device, self.dtype)
         self._drawn_at = int(d.get("drawn_at", 0))
+        own = self.problem.schedule.to_dict() if self.problem.schedule is not None else None
+        if d.get("schedule") != own:
+            from sciflow.errors import SciflowError
+
+            raise SciflowError(f"checkpoint: it was trained with problem.schedule {d.get('schedule')}, "
+                               f"the spec now gives {own}; resume with the run's own spec.yaml")
+        if "problem_params" in d:
+            self.problem.set_params(**d["problem_params"])
         self.ansatz = None
         self.residual_weight = self.problem.residual_weight(self.x)
         if self.soft:

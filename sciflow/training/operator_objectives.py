@@ -30,7 +30,9 @@ from __future__ import annotations
 import torch
 
 from sciflow.errors import SciflowError
-from sciflow.training.objectives import register_objective
+from sciflow.models.base import OperatorModel
+from sciflow.problems.base import Trajectories
+from sciflow.training.objectives import Objective, register_objective
 
 
 def rollout(model, x: torch.Tensor, frames: int, detach_until: int = 0) -> torch.Tensor:
@@ -82,12 +84,15 @@ def gather_windows(windows, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 @register_objective("rollout")
-class RolloutObjective:
+class RolloutObjective(Objective):
     """Multi-step rollout loss over windows of ``steps`` target frames (see the module docstring).
 
     Spec keys: steps (frames unrolled), batch_size, loss (rel_l2 | rel_mse), pushforward,
     validation_batch, input_noise.
     """
+
+    problem_needs = (Trajectories,)
+    model_type = OperatorModel
 
     def __init__(self, problem, model, steps: int = 4, batch_size: int = 16, loss: str = "rel_l2",
                  pushforward: bool = False, validation_batch: int = 32, input_noise: float = 0.0):
@@ -181,7 +186,7 @@ class SupervisedObjective(RolloutObjective):
 
     def __init__(self, problem, model, batch_size: int = 16, loss: str = "rel_l2", frames: int | None = None,
                  validation_batch: int = 32, input_noise: float = 0.0):
-        frames = int(frames or getattr(model, "t_out", 1))
+        frames = int(frames or model.t_out)
         super().__init__(problem, model, steps=frames, batch_size=batch_size, loss=loss, pushforward=False,
                          validation_batch=validation_batch, input_noise=input_noise)
 

@@ -190,8 +190,7 @@ class Trainer:
                     cache["total"], cache["terms"] = total.detach(), {k: v.detach() for k, v in terms.items()}
                 return all_reduce_mean(total, self.world)
 
-            resample = getattr(self.objective, "resample", None)
-            if resample is not None and resample(self.step):
+            if self.objective.resample(self.step):
                 optimizer.state.clear()  # curvature pairs of the old points do not describe the new loss
             optimizer.step(closure)
             # A failed line search leaves L-BFGS where it was, and with no new curvature pair it

@@ -1,9 +1,10 @@
 """The import structure of the package, read from its source (AST): floors and no cycles.
 
 Floors, from the ground (DESIGN.md): errors → registry/resources/strict_yaml/bounds → autodiff → data → cfd →
-problems → models, training → evaluation → spec, catalog → api → cli. A module may import its own sub-package
-and any lower floor, never a higher one; ``models`` and ``training`` are siblings that do not
-import each other. Every import counts, including those inside functions.
+problems → models → training → evaluation → spec, catalog → api → cli. A module may import its own sub-package
+and any lower floor, never a higher one (objectives in ``training`` rely on the declared model
+interfaces of ``models/base.py``; no model imports training). Every import counts, including
+those inside functions.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "sciflow"
 
 FLOOR = {"errors": 0, "registry": 1, "resources": 1, "strict_yaml": 1, "bounds": 1, "autodiff": 2, "data": 3,
-         "cfd": 4, "problems": 5, "models": 6, "training": 6, "evaluation": 7, "spec": 8, "catalog": 8, "api": 9,
-         "cli": 10, "__main__": 11}
+         "cfd": 4, "problems": 5, "models": 6, "training": 7, "evaluation": 8, "spec": 9, "catalog": 9, "api": 10,
+         "cli": 11, "__main__": 12}
 
 
 def _modules() -> dict[str, Path]:

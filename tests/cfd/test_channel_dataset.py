@@ -29,7 +29,7 @@ def tiny(tmp_path_factory):
 def test_layout_coordinates_and_attrs(tiny):
     ds = tiny
     for v in ("u", "v", "w"):
-        assert ds[v].dims == ("trajectory", "t", "x", "y", "z")
+        assert ds[v].dims == ("trajectory", "t", "z", "y", "x")  # CF order
         assert ds[v].shape == (3, 3, 8, 9, 8)
     y = ds["y"].values
     assert y[0] == -1.0 and y[-1] == 1.0 and np.ptp(np.diff(y)) > 1e-3  # non-uniform, walls included

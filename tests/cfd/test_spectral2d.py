@@ -286,7 +286,7 @@ def test_ns2d_recipe_matches_direct_solve():
     from sciflow.data.recipes import run_recipe
 
     ds = run_recipe("ns2d", SMALL, progress=False)
-    assert ds["vorticity"].dims == ("sample", "t", "x", "y") and ds["vorticity"].shape == (8, 4, 16, 16)
+    assert ds["vorticity"].dims == ("sample", "t", "y", "x") and ds["vorticity"].shape == (8, 4, 16, 16)  # CF order
     np.testing.assert_array_equal(ds["t"].values, [0.0, 1.0, 2.0, 3.0])
     np.testing.assert_allclose(ds["x"].values, np.arange(16) / 16)
     labels = ds["split"].values.astype(str)
@@ -297,8 +297,8 @@ def test_ns2d_recipe_matches_direct_solve():
     solver = PseudoSpectralNS2D(32, 1e-3, forcing=fno_forcing(0.1))
     w0 = _initial_vorticity(_ns2d_params(SMALL), 0, 8, "cpu")
     direct, _ = solver.integrate(w0, [0.0, 1.0, 2.0, 3.0], dt=0.05)
-    got = torch.from_numpy(ds["vorticity"].values).double()
-    assert rel(got, direct[..., ::2, ::2]) < 1e-6  # float32 storage
+    got = torch.from_numpy(ds["vorticity"].transpose("sample", "t", "x", "y").values).double()
+    assert rel(got, direct[..., ::2, ::2]) < 1e-6  # float32 storage; the solver indexes (x, y)
     assert rel(torch.from_numpy(ds["energy"].values), solver.energy(direct.reshape(-1, 32, 32)).reshape(8, 4)) < 1e-12
 
     train = ds["vorticity"].values[labels == "train"].astype(np.float64)

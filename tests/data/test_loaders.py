@@ -38,7 +38,8 @@ def ns_file(tmp_path):
 def test_fno_windows_match_source_frames(ns_file):
     """One window per trajectory: input = frames 0..t_in-1, target = frames t_in..t_in+t_out-1."""
     src = ns_like()
-    ds = TrajectoryWindows(ns_file, split="train", t_in=4, t_out=3, normalise=False, dtype=torch.float64)
+    assert TrajectoryWindows(ns_file, t_in=4, t_out=3).spatial_dims == ("y", "x")  # the file's CF order
+    ds = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split="train", t_in=4, t_out=3, normalise=False, dtype=torch.float64)
     train = [k for k, lab in enumerate(LABELS) if lab == "train"]
     assert len(ds) == len(train)
     for item in range(len(ds)):
@@ -54,7 +55,7 @@ def test_fno_windows_match_source_frames(ns_file):
 def test_sliding_one_step_windows(ns_file):
     """t_out = 1, stride = 1: frames t−t_in+1..t → t+1 for every admissible t."""
     src = ns_like()["vorticity"].values
-    ds = TrajectoryWindows(ns_file, split="validation", t_in=3, t_out=1, stride=1, layout="channel_first",
+    ds = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split="validation", t_in=3, t_out=1, stride=1, layout="channel_first",
                            normalise=False, dtype=torch.float64)
     assert len(ds) == 2 * (9 - 3)
     starts = set()
@@ -72,15 +73,15 @@ def test_normalisation_uses_train_split_only_and_inverts(ns_file):
     src = ns_like()
     raw = src["vorticity"].values
     train = raw[[k for k, lab in enumerate(LABELS) if lab == "train"]]
-    ds = TrajectoryWindows(ns_file, split="test", t_in=2, t_out=2, stride=2, dtype=torch.float64)
+    ds = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split="test", t_in=2, t_out=2, stride=2, dtype=torch.float64)
     mean, std = ds.stats["vorticity"]
     assert mean == pytest.approx(train.mean(), rel=1e-14) and std == pytest.approx(train.std(), rel=1e-12)
     assert abs(mean - raw.mean()) > 100  # all-sample stats would differ
-    tr = TrajectoryWindows(ns_file, split="train", t_in=2, t_out=2, dtype=torch.float64)
+    tr = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split="train", t_in=2, t_out=2, dtype=torch.float64)
     assert float(tr.data.mean()) == pytest.approx(0.0, abs=1e-12)
     assert float(tr.data.std(unbiased=False)) == pytest.approx(1.0, rel=1e-12)
     for layout in ("channel_last", "channel_first", "time_first"):
-        d = TrajectoryWindows(ns_file, split="test", t_in=2, t_out=2, stride=2, layout=layout, dtype=torch.float64)
+        d = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split="test", t_in=2, t_out=2, stride=2, layout=layout, dtype=torch.float64)
         x, y = d[3]
         s, start = d.window(3)
         phys = d.denormalise(torch.stack([x, x]))  # batched input
@@ -96,7 +97,7 @@ def test_stored_stats_are_used(tmp_path):
     assert src["vorticity"].attrs["norm_mean"] == stats["vorticity"][0]
     src["vorticity"].attrs.update(norm_mean=5.0, norm_std=2.0)
     path = write_dataset(src, tmp_path / "stored.nc")
-    ds = TrajectoryWindows(path, split="train", t_in=1, t_out=1, dtype=torch.float64)
+    ds = TrajectoryWindows(path, spatial_dims=("x", "y"), split="train", t_in=1, t_out=1, dtype=torch.float64)
     assert ds.stats["vorticity"] == (5.0, 2.0)
     x, _ = ds[0]
     s, _ = ds.window(0)
@@ -106,7 +107,7 @@ def test_stored_stats_are_used(tmp_path):
 def test_splits_are_disjoint_and_cover_all(ns_file):
     seen = {}
     for split in ("train", "validation", "test"):
-        ds = TrajectoryWindows(ns_file, split=split, t_in=2, t_out=1, stride=1, normalise=False)
+        ds = TrajectoryWindows(ns_file, spatial_dims=("x", "y"), split=split, t_in=2, t_out=1, stride=1, normalise=False)
         seen[split] = {ds.window(i)[0] for i in range(len(ds))}
     assert not (seen["train"] & seen["validation"]) and not (seen["train"] & seen["test"])
     assert not (seen["validation"] & seen["test"])
@@ -143,11 +144,11 @@ def test_channel_flow_3d_layouts():
 
 def test_clear_errors(tmp_path, ns_file):
     with pytest.raises(SciflowError, match=r"lacks required variable.*'pressure'"):
-        TrajectoryWindows(ns_file, variables=("vorticity", "pressure"))
+        TrajectoryWindows(ns_file, spatial_dims=("x", "y"), variables=("vorticity", "pressure"))
     with pytest.raises(SciflowError, match="split 'validation' is empty"):
         TrajectoryWindows(ns_like(labels=["train", "test"]), split="validation")
     with pytest.raises(SciflowError, match="exceeds the 9 frames"):
-        TrajectoryWindows(ns_file, t_in=5, t_out=5)
+        TrajectoryWindows(ns_file, spatial_dims=("x", "y"), t_in=5, t_out=5)
     no_split = ns_like().drop_vars("split")
     with pytest.raises(SciflowError, match="no 'split' variable"):
         TrajectoryWindows(no_split, split="train")
@@ -159,4 +160,4 @@ def test_clear_errors(tmp_path, ns_file):
     with pytest.raises(SciflowError, match="not found"):
         TrajectoryWindows(tmp_path / "missing.nc")
     with pytest.raises(SciflowError, match="layout"):
-        TrajectoryWindows(ns_file, layout="nchw")
+        TrajectoryWindows(ns_file, spatial_dims=("x", "y"), layout="nchw")

@@ -37,6 +37,8 @@ def test_metrics_of_perfect_zero_and_scaled_forecasts():
     assert perfect["decorrelation_time"] == 14.0  # never decorrelates: last time + Δt
     zero = rollout_metrics(np.zeros_like(truth), truth, times, horizon=4)
     assert np.isclose(zero["test_rel_l2"], 1.0) and np.allclose(zero["nrmse_vs_time"], 1.0)
+    assert np.allclose(zero["vrmse_vs_time"], 1.0, rtol=1e-4)  # RMSE/std = 1 for a zero-mean field (up to the 1e-7 in VRMSE)
+    assert np.isclose(zero["vorticity_nrmse"], 1.0) and np.isclose(zero["vorticity_max_error"], np.abs(truth).max())
     half = rollout_metrics(0.5 * truth, truth, times, horizon=4)
     assert np.isclose(half["test_rel_l2"], 0.5)
     assert np.isclose(half["spectrum_error"], math.log10(4))  # E ∝ ω²
@@ -63,7 +65,8 @@ def test_evaluate_run_writes_rollout_metrics(tmp_path):
     run = train(spec, out=tmp_path / "run", progress=False)
     metrics = evaluate(run, progress=False)
     saved = json.loads((run / "evaluation" / "metrics.json").read_text())
-    for key in ("test_rel_l2", "rel_l2_vs_time", "nrmse_vs_time", "spectrum_error", "decorrelation_time",
+    for key in ("test_rel_l2", "rel_l2_vs_time", "nrmse_vs_time", "vrmse_vs_time", "vorticity_vrmse",
+                "vorticity_frmse_low", "vorticity_brmse", "spectrum_error", "decorrelation_time",
                 "checkpoint", "parameters"):
         assert key in saved
     assert saved["checkpoint"] == "best.pt" and saved["test_samples"] == 2

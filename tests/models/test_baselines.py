@@ -11,6 +11,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.models.baselines import FNOBaseline, IFNO, real_parameter_count
 from sciflow.models.registry import build_model
+from sciflow.problems.base import Problem
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # a tiny channel data set (3 trajectories of 3 snapshots, 8 x 9 x 8 LES grid; seconds to make)
@@ -18,8 +19,13 @@ TINY_CHANNEL = {"spinup": 0.02, "n_snapshots": 3, "snapshot_every": 80, "gap": 0
                 "snapshot_every": 2, "stats_every": 1, "threads": 1, "coarse": [8, 9, 8], "device": "cpu"}
 
 
-class _P:
-    t_in = 1
+class _P(Problem):
+    """A trajectory problem of one input frame (the data is never read here)."""
+
+    t_in, horizon = 1, 1
+
+    def dataset(self, split, t_out=1, stride=1):
+        raise AssertionError("not used")
 
 
 def test_registered_and_built_from_spec():

@@ -1,0 +1,89 @@
+"""Predicted fields next to the reference, for ParaView and xarray: ``prediction.nc`` and ``prediction.vtu``/``.xdmf``.
+
+``write_prediction(out, pred, ref, coords, dims)`` writes, under the evaluation directory,
+
+* ``prediction.nc`` (schema of :mod:`sciflow.data.schema`, CF): for every field f the model's
+  prediction ``f``, the reference ``f_reference`` and ``f_error = f − f_reference``;
+* ``prediction.vtu`` for steady fields (point data on the reference grid, as quads, or on the
+  scattered reference points, as vertices) or ``prediction.xdmf`` for a time series (one
+  trajectory, every frame; XML data inline, so the file is self-contained), both read by ParaView
+  and by meshio.
+
+Shapes: steady grid fields (ny, nx) with ``dims = ("y", "x")``; scattered (N,) with ``("point",)``;
+rollouts (sample, t, y, x) with ``("sample", "t", "y", "x")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from sciflow.data.io import write_dataset
+
+
+def prediction_dataset(pred: dict, ref: dict, coords: dict, dims: tuple[str, ...], attrs: dict | None = None,
+                       units: dict | None = None) -> xr.Dataset:
+    """The prediction, reference and error of every field as one Dataset (see the module docstring)."""
+    data = {}
+    units = units or {}
+    for name, p in pred.items():
+        p = np.asarray(p, dtype=np.float64)
+        r = np.asarray(ref[name], dtype=np.float64)
+        u = units.get(name, "1")
+        data[name] = (dims, p, {"long_name": f"{name} predicted by the model", "units": u})
+        data[f"{name}_reference"] = (dims, r, {"long_name": f"{name} of the reference", "units": u})
+        data[f"{name}_error"] = (dims, p - r, {"long_name": f"{name} prediction minus reference", "units": u})
+    crd = {}
+    for k, v in coords.items():
+        crd[k] = v if isinstance(v, tuple) else ((k,), np.asarray(v))
+    return xr.Dataset(data, coords=crd, attrs=attrs or {})
+
+
+def _grid_mesh(x, y):
+    """Points (ny·nx, 3) and quad cells of the tensor grid x (nx,) × y (ny,), point k = j·nx + i."""
+    X, Y = np.meshgrid(x, y)
+    pts = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1)
+    idx = np.arange(X.size).reshape(len(y), len(x))
+    quads = np.stack([idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, 1:].ravel(), idx[1:, :-1].ravel()], 1)
+    return pts, [("quad", quads)]
+
+
+def write_prediction(out: Path, ds: xr.Dataset) -> dict[str, Path]:
+    """Write ``prediction.nc`` and the ParaView file of ``ds`` (from :func:`prediction_dataset`) under ``out``."""
+    out = Path(out)
+    written = {"netcdf": write_dataset(ds, out / "prediction.nc")}
+    try:
+        import meshio
+    except ImportError:  # the netCDF file is still written
+        return written
+    names = [v for v in ds.data_vars]
+    first = ds[names[0]]
+    if "point" in first.dims:
+        x, y = ds["x"].values, ds["y"].values
+        pts = np.stack([x, y, ds["z"].values if "z" in ds else np.zeros_like(x)], 1)
+        cells = [("vertex", np.arange(len(x))[:, None])]
+    else:
+        pts, cells = _grid_mesh(ds["x"].values, ds["y"].values)
+    if "t" in first.dims:
+        sel = ds.isel(sample=0) if "sample" in ds.dims else ds
+        path = out / "prediction.xdmf"
+        with meshio.xdmf.TimeSeriesWriter(str(path), data_format="XML") as w:
+            w.write_points_cells(pts, cells)
+            for k, t in enumerate(sel["t"].values):
+                frame = sel.isel(t=k)
+                w.write_data(float(t), point_data={n: _flat(frame[n]) for n in names})
+        written["xdmf"] = path
+    else:
+        path = out / "prediction.vtu"
+        meshio.Mesh(pts, cells, point_data={n: _flat(ds[n]) for n in names}).write(str(path))
+        written["vtu"] = path
+    return written
+
+
+def _flat(da: xr.DataArray) -> np.ndarray:
+    """Point values in the mesh's point order (grid: y-major, x fastest; scattered: as stored)."""
+    if "point" in da.dims:
+        return np.asarray(da.values, dtype=np.float64)
+    return np.asarray(da.transpose("y", "x").values, dtype=np.float64).ravel()

@@ -1,0 +1,71 @@
+"""Declared interfaces of models: what objectives, evaluators and the trainer may rely on.
+
+Every registered model is a :class:`Model`, built as ``cls(problem, **spec keys)``. It declares
+the problem capabilities it needs (:mod:`sciflow.problems.base`), possibly depending on its spec
+keys (:meth:`Model.requirements`); ``build_model`` checks them before constructing it.
+
+* :class:`PointwiseModel` (PINN, LPINN): fields at points. ``forward(x, ansatz) -> Jet`` with
+  value (N, C) and input derivatives; ``predict(x) -> (N, C)`` without derivatives;
+  ``make_ansatz(x)`` the detached hard-constraint jets at fixed points (None: none);
+  ``boundary`` "hard" or "soft".
+* :class:`OperatorModel` (FNO, IFNO, DyMixOp, IFactFormer): maps ``t_in`` input frames to
+  ``t_out`` output frames of gridded fields.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from sciflow.autodiff.jet import Jet
+
+
+class Model(nn.Module):
+    """A registered model. ``requires``: the problem capabilities it needs whatever its keys."""
+
+    requires: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def requirements(cls, config: dict) -> tuple[type, ...]:
+        """Capabilities the problem needs for a model built with spec keys ``config``."""
+        return cls.requires
+
+
+class PointwiseModel(Model):
+    """Fields (and their derivatives) at points x (N, D)."""
+
+    boundary: str = "hard"
+
+    def make_ansatz(self, x: torch.Tensor):
+        """The (detached) hard-constraint jets at fixed points x (N, D), to pass to ``forward``; None: none."""
+        return None
+
+    def forward(self, x: torch.Tensor, ansatz=None) -> Jet:
+        """Fields at x (N, D) as a Jet: value (N, C), d1 (N, D, C), d2 (N, D, C)."""
+        raise NotImplementedError
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Field values (N, C) at x (N, D), without derivatives."""
+        raise NotImplementedError
+
+
+class OperatorModel(Model):
+    """Maps ``t_in`` frames of gridded fields to the next ``t_out`` frames."""
+
+    t_in: int = 1
+    t_out: int = 1
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel and/or torch.compile wrapper (else ``net``)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    while True:
+        if isinstance(net, DistributedDataParallel):
+            net = net.module
+        elif isinstance(net, torch._dynamo.eval_frame.OptimizedModule):
+            net = net._orig_mod
+        else:
+            return net

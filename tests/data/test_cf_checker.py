@@ -1,0 +1,45 @@
+"""The CF checker (cfchecker, CF-1.8) on one dataset of each kind: gridded, trajectories, scattered points.
+
+cfchecker needs the udunits2 C library and reads its tables from the web; the minimal local tables
+in ``cf_tables/`` stand in for them (sciflow uses no standard names). Skipped where cfchecker is
+not installed (``pip install cfchecker`` + ``libudunits2``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sciflow.data.io import write_dataset
+from sciflow.data.recipes import run_recipe
+
+pytest.importorskip("cfchecker.cfchecks")
+TABLES = Path(__file__).parent / "cf_tables"
+
+
+def _cf_errors(path) -> str:
+    out = subprocess.run([sys.executable, "-m", "cfchecker.cfchecks", "-v", "1.8", "-s", str(TABLES / "sn.xml"),
+                          "-a", str(TABLES / "area.xml"), "-r", str(TABLES / "region.xml"), str(path)],
+                         capture_output=True, text=True, timeout=300)
+    return out.stdout + out.stderr
+
+
+def test_cf_checker_reports_no_errors(tmp_path):
+    meshio = pytest.importorskip("meshio")
+    from sciflow.data.importers import import_file
+
+    files = [write_dataset(run_recipe("cavity_fem", {"Re": 100, "mesh": 4, "grid": 9}, progress=False),
+                           tmp_path / "grid.nc"),
+             write_dataset(run_recipe("ns2d", dict(nu=1e-3, T=2, resolution=8, solve_resolution=16, n_train=2,
+                                                   n_validation=1, n_test=1, batch_size=4, dt=0.05, seed=1),
+                                      progress=False), tmp_path / "trajectories.nc")]
+    pts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2], [0, 2, 3]]))],
+                point_data={"U": 2 * pts, "p": pts[:, 0]}).write(tmp_path / "m.vtu")
+    files.append(import_file("vtk", tmp_path / "m.vtu", tmp_path / "points.nc"))
+    for f in files:
+        report = _cf_errors(f)
+        assert "ERRORS detected: 0" in report and "WARNINGS given: 0" in report, f"{f.name}:\n{report}"
