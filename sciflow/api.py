@@ -122,12 +122,13 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
 
 def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
     from sciflow.problems.base import ReferenceSolution
+    from sciflow.training.allocator import keep_freed_memory
     from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
     from sciflow.training.threads import apply_threads
     from sciflow.training.trainer import Trainer
 
     device = resolve_device(spec.device)
-    threads = apply_threads(spec.threads)
+    threads = apply_threads(spec.threads) | {"malloc": keep_freed_memory()}
     rank, world = init_distributed(device)
     _seed_all(spec.seed)
     problem, model, objective = build(spec, device)
@@ -149,7 +150,8 @@ def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_
 
 
 def _write_environment(run_dir: Path, device, threads: dict, progress: bool):
-    """``environment.json``: device, threads (and why), host, library versions of the last (re)start."""
+    """``environment.json``: device, threads (and why), allocator setting, host, library versions of the
+    last (re)start."""
     import json
     import socket
     import sys
