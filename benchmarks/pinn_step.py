@@ -76,12 +76,15 @@ def matmul_flops(step) -> int:
     return counter.get_total_flops()
 
 
-def timed(fn, repeats: int) -> list[float]:
+def timed(fn, repeats: int, cpu: list | None = None) -> list[float]:
+    """Wall times of ``repeats`` calls (and this thread's CPU times appended to ``cpu``)."""
     out = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn()
         out.append(time.perf_counter() - t0)
+        if cpu is not None:
+            cpu.append(time.thread_time() - c0)
     return out
 
 
@@ -100,11 +103,12 @@ def measure(name: str, config: Path, steps: int, rounds: int) -> list[dict]:
     for fn in (mm, *variants.values()):  # warm-up
         timed(fn, 10)
     mm_times, step_times, faults = [], {k: [] for k in variants}, {k: 0 for k in variants}
+    step_cpu = {k: [] for k in variants}
     for _ in range(rounds):
         mm_times += timed(mm, 200)
         for k, step in variants.items():
             f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            step_times[k] += timed(step, steps)
+            step_times[k] += timed(step, steps, step_cpu[k])
             faults[k] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
     rate = 2 * n * width * width / statistics.median(mm_times)
     floor_ms = flops / rate * 1e3
@@ -113,7 +117,8 @@ def measure(name: str, config: Path, steps: int, rounds: int) -> list[dict]:
         step_ms = statistics.median(step_times[k]) * 1e3
         rows.append({"case": name, "jets": k, "config": config.name, "dtype": spec.dtype,
                      "net": f"{cfg['depth']}x{width} {cfg['activation']}", "points": n,
-                     "step_ms": step_ms, "step_ms_min": min(step_times[k]) * 1e3, "floor_ms": floor_ms,
+                     "step_ms": step_ms, "step_ms_min": min(step_times[k]) * 1e3,
+                     "step_cpu_ms": statistics.median(step_cpu[k]) * 1e3, "floor_ms": floor_ms,
                      "ratio": step_ms / floor_ms, "matmul_mflop": flops / 1e6, "matmul_gflop_s": rate / 1e9,
                      "page_faults_per_step": faults[k] / (rounds * steps), "first_loss": first_loss[k],
                      "threads": torch.get_num_threads()})
@@ -137,12 +142,13 @@ def main():
     md = (f"# PINN step against its matmul floor, one core\n\n{meta['date']}, {meta['threads']} thread, "
           f"load average {load_before[0]:.2f} before, {meta['load_average'][0]:.2f} after "
           f"({meta['cpu_count']} cores; other processes share the machine)\n\n"
-          + markdown_table(rows, ["case", "jets", "dtype", "net", "points", "step_ms", "step_ms_min", "floor_ms",
-                                  "ratio", "matmul_mflop", "matmul_gflop_s", "page_faults_per_step", "first_loss"])
+          + markdown_table(rows, ["case", "jets", "dtype", "net", "points", "step_ms", "step_ms_min", "step_cpu_ms",
+                                  "floor_ms", "ratio", "matmul_mflop", "matmul_gflop_s", "page_faults_per_step",
+                                  "first_loss"])
           + "\nfloor_ms = matmul FLOPs of one step (FlopCounterMode) / the rate of an (points × W) @ (W × W) "
-            "matmul timed in the same run; step_ms = median wall time of a step (Adam), ratio = step_ms / "
-            "floor_ms. 'op-by-op jets' is the same step through the Jet rules with every product recorded "
-            "by autograd (the formula the fused activation replaced).\n")
+            "matmul timed in the same run; step_ms = median wall time of a step (Adam), step_cpu_ms the "
+            "median CPU time of this thread in it; ratio = step_ms / floor_ms. 'op-by-op jets' is the same "
+            "step through the Jet rules with every product recorded by autograd (the formula the fused activation replaced).\n")
     write_results("pinn_step", rows, meta, md)
     print(md)
 

@@ -37,10 +37,14 @@ Both functions are differentiable once (enough for a PINN loss and its parameter
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
 import torch
 from torch.autograd.function import once_differentiable
 
-from sciflow.autodiff.jet3 import _chain_indices
+from sciflow.autodiff.jet3 import multi_indices
 from sciflow.errors import SciflowError
 
 ACTIVATIONS = ("tanh", "sin")
@@ -106,69 +110,107 @@ class ActivationJet3(torch.autograd.Function):
     """σ applied to a stacked third-order jet (eq. 3): Z (K, N, C) with the K multi-indices of
     ``dim`` inputs, bias (C,) added to row 0 → (K, N, C).
 
-    Forward keeps U_α = ∂out_α/∂z = s_2 z_α + s_3 A_α + s_4 B_α for the backward.
+    Row by row (each (N, C)): the products z_i z_j of first-order rows are formed once and serve
+    as A for |α| = 2 and, times z_k, as B; the terms of A for |α| = 3 that coincide (z_xx z_x
+    three times in A_xxx) are merged. Forward keeps U_α = ∂out_α/∂z = s_2 z_α + s_3 A_α + s_4 B_α.
     """
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, bias: torch.Tensor, name: str, dim: int) -> torch.Tensor:
-        lo2, lo3, (i2, j2), (i3, j3, k3, ij, ik, jk) = _rows(dim, z.device)
+        t = _third_order_terms(dim)
         s = activation_derivatives(name, z[0] + bias, 4)
         out = torch.empty_like(z)
         out[0] = s[0]
         torch.mul(z[1:], s[1], out=out[1:])
-        u = z[1:] * s[2]
-        second = z[i2] * z[j2]  # A for |α| = 2
-        zi, zj, zk = z[i3], z[j3], z[k3]
-        prod3 = zi * zj * zk  # B
-        mixed = z[ij] * zk + z[ik] * zj + z[jk] * zi  # A for |α| = 3
-        out[lo2:lo3].addcmul_(second, s[2])
-        out[lo3:].addcmul_(mixed, s[2]).addcmul_(prod3, s[3])
-        u[lo2 - 1:lo3 - 1].addcmul_(second, s[3])
-        u[lo3 - 1:].addcmul_(mixed, s[3]).addcmul_(prod3, s[4])
-        ctx.save_for_backward(z, u, s[1], s[2], s[3])
+        u = z[1:] * s[2]  # row α of z is row α − 1 of u
+        pair = [z[a] * z[b] for a, b in t.pairs]
+        for row, p in t.second:
+            out[row].addcmul_(pair[p], s[2])
+            u[row - 1].addcmul_(pair[p], s[3])
+        for row, mixed, p, k in t.third:
+            (a, b, c), *rest = mixed
+            amix = torch.mul(z[a], z[b]) if c == 1 else torch.mul(z[a], z[b]).mul_(c)
+            for a, b, c in rest:
+                amix.addcmul_(z[a], z[b], value=c)
+            prod = pair[p] * z[k]
+            out[row].addcmul_(amix, s[2]).addcmul_(prod, s[3])
+            u[row - 1].addcmul_(amix, s[3]).addcmul_(prod, s[4])
+        ctx.save_for_backward(z, u, s[1], s[2], s[3], *pair)
         ctx.dim = dim
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g: torch.Tensor):
-        z, u, s1, s2, s3 = ctx.saved_tensors
-        lo2, lo3, (i2, j2), (i3, j3, k3, ij, ik, jk) = _rows(ctx.dim, z.device)
+        z, u, s1, s2, s3, *pair = ctx.saved_tensors
+        t = _third_order_terms(ctx.dim)
         gz = torch.empty_like(z)
         torch.mul(g[1:], s1, out=gz[1:])
         ga = torch.addcmul((g[1:] * u).sum(0), g[0], s1, out=gz[0])
-        g2, g3 = g[lo2:lo3], g[lo3:]
-        w2 = g2 * s2  # ∂L/∂A for |α| = 2
-        zi, zj, zk = z[i3], z[j3], z[k3]
-        wa, wb = g3 * s2, g3 * s3  # ∂L/∂A and ∂L/∂B for |α| = 3
-        gz.index_add_(0, i2, w2 * z[j2])
-        gz.index_add_(0, j2, w2 * z[i2])
-        gz.index_add_(0, i3, (wb * zj * zk).addcmul_(wa, z[jk]))
-        gz.index_add_(0, j3, (wb * zi * zk).addcmul_(wa, z[ik]))
-        gz.index_add_(0, k3, (wb * zi * zj).addcmul_(wa, z[ij]))
-        gz.index_add_(0, ij, wa * zk)
-        gz.index_add_(0, ik, wa * zj)
-        gz.index_add_(0, jk, wa * zi)
+        for (row, p), (a, b) in zip(t.second, t.pairs):
+            w = g[row] * s2
+            if a == b:
+                gz[a].addcmul_(w, z[a], value=2.0)
+            else:
+                gz[a].addcmul_(w, z[b])
+                gz[b].addcmul_(w, z[a])
+        for (row, mixed, _, _), factors in zip(t.third, t.product_factors):
+            wa, wb = g[row] * s2, g[row] * s3
+            for a, b, c in mixed:
+                gz[a].addcmul_(wa, z[b], value=c)
+                gz[b].addcmul_(wa, z[a], value=c)
+            for f, p, m in factors:
+                gz[f].addcmul_(wb, pair[p], value=m)
         return gz, ga.sum(0), None, None
 
 
-_ROWS: dict = {}
+@dataclass(frozen=True)
+class _Terms:
+    """Rows (in multi-index order) that the products of eq. (3) read, for ``dim`` inputs:
+
+    pairs            (row of z_i, row of z_j) for i ≤ j: the products z_i z_j, formed once
+    second           (row of α = e_i + e_j, index into pairs), in the order of pairs
+    third            (row of α = e_i + e_j + e_k, A's merged terms ((row of z_ij, row of z_k, count), ...),
+                      index into pairs of (i, j), row of z_k)
+    product_factors  for each entry of third, ∂B/∂z_f as ((row of z_f, index into pairs of the other
+                      two factors, multiplicity of f), ...)
+    """
+
+    pairs: tuple
+    second: tuple
+    third: tuple
+    product_factors: tuple
 
 
-def _rows(dim: int, device) -> tuple:
-    """(first order-2 row, first order-3 row, order-2 index lists, order-3 index lists) of
-    :func:`~sciflow.autodiff.jet3._chain_indices` (the rows each product of eq. 3 reads), as
-    long tensors on ``device``. Rows are ordered by degree, so each order is a contiguous block."""
-    key = (dim, str(device))
-    if key not in _ROWS:
-        _, (o2, *two), (o3, *three) = _chain_indices(dim)
-        assert o2 == list(range(o2[0], o3[0])) and o3 == list(range(o3[0], o3[-1] + 1))
+@lru_cache(maxsize=None)
+def _third_order_terms(dim: int) -> _Terms:
+    index = {a: k for k, a in enumerate(multi_indices(dim))}
 
-        def as_tensors(lists):
-            return tuple(torch.tensor(ix, dtype=torch.long, device=device) for ix in lists)
+    def row(*axes):
+        e = [0] * dim
+        for i in axes:
+            e[i] += 1
+        return index[tuple(e)]
 
-        _ROWS[key] = (o2[0], o3[0], as_tensors(two), as_tensors(three))
-    return _ROWS[key]
+    axis_pairs = [(i, j) for i in range(dim) for j in range(i, dim)]
+    pair_at = {p: n for n, p in enumerate(axis_pairs)}
+    third, factors = [], []
+    for axes in itertools.combinations_with_replacement(range(dim), 3):
+        i, j, k = axes
+        merged = {}
+        for (a, b), c in (((i, j), k), ((i, k), j), ((j, k), i)):
+            key = (row(a, b), row(c))
+            merged[key] = merged.get(key, 0) + 1
+        third.append((row(*axes), tuple((a, b, float(n)) for (a, b), n in merged.items()), pair_at[i, j], row(k)))
+        grads = []
+        for f in sorted(set(axes)):
+            rest = list(axes)
+            rest.remove(f)
+            grads.append((row(f), pair_at[tuple(rest)], float(axes.count(f))))
+        factors.append(tuple(grads))
+    return _Terms(pairs=tuple((row(i), row(j)) for i, j in axis_pairs),
+                  second=tuple((row(i, j), pair_at[i, j]) for i, j in axis_pairs),
+                  third=tuple(third), product_factors=tuple(factors))
 
 
 def activation_jet(z: torch.Tensor, bias: torch.Tensor, name: str, order: int, dim: int) -> torch.Tensor:

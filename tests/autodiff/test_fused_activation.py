@@ -47,8 +47,9 @@ def test_fused_backward_passes_gradcheck(name):
 @pytest.mark.parametrize("act", ["tanh", "sin"])
 def test_mlp_jet_values_and_gradients_equal_op_by_op(order, act):
     torch.manual_seed(0)
+    embedding = {"periodic": [None, 0.7]} if act == "sin" else {"fourier_features": 4 if order == 3 else 0}
     net = MLP(2, 3, width=16, depth=3, activation=act, input_scale=[2.0, 1.5], input_shift=[0.5, 0.1],
-              periodic=[None, 0.7] if act == "sin" else None, fourier_features=4 if act == "tanh" and order == 3 else 0).double()
+              **embedding).double()
     x = torch.rand(40, 2, dtype=torch.float64)
 
     def loss(jet):
