@@ -88,6 +88,12 @@ PROVENANCE_KEYS = ("run", "step", "model", "problem", "checkpoint", "parameters"
                    "final_loss", "device", "test_samples", "rollout_trajectories")
 
 
+def headline_metrics(metrics: dict) -> dict:
+    """The numeric error metrics of ``metrics`` (provenance such as run, step and timings left out), by name."""
+    return {k: metrics[k] for k in sorted(metrics) if k not in PROVENANCE_KEYS
+            and isinstance(metrics[k], (int, float)) and not isinstance(metrics[k], bool)}
+
+
 def _unit(key: str) -> str:
     """The unit of a metric, from its name (relative errors are dimensionless ratios)."""
     if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation")):
@@ -136,10 +142,7 @@ def _report_md(run, metrics, figs) -> str:
     if isinstance(ref, dict) and ref:
         lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
     lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
-    for k in sorted(metrics):
-        v = metrics[k]
-        if k in PROVENANCE_KEYS or not isinstance(v, (int, float)) or isinstance(v, bool):
-            continue
+    for k, v in headline_metrics(metrics).items():
         t = targets.get(k)
         met = "" if t is None else ("yes" if float(v) <= float(t) else "no")
         lines.append(f"| {k} | {_fmt(v)} | {_unit(k)} | {'' if t is None else _fmt(float(t))} | {met} |")
