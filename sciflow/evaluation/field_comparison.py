@@ -66,6 +66,8 @@ def predict(model, points: np.ndarray) -> np.ndarray:
 
 
 def _reference_dataset(problem, progress: bool):
+    if problem.user_reference is not None:
+        return problem.user_reference, "reference"
     if isinstance(problem, ReferenceSolution):
         return problem.reference(progress=progress), "reference"
     if isinstance(problem, ExactSolution):
