@@ -209,4 +209,26 @@ def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
     w = trapezoid_weights(torch.as_tensor(arrays["x"], dtype=torch.float64)).numpy()
     figs["Solution profile with uncertainty (mean ± 2σ)"] = profile_figure(arrays, out / "profile.png", title)
     figs["Total mass and conservation error"] = mass_figure(arrays, w, out / "mass.png", title)
+    _export_first_function(run, arrays, out)
     return flat, figs
+
+
+def _export_first_function(run, arrays: dict, out: Path) -> None:
+    """``prediction.nc`` + ``.xdmf`` of the first grid-protocol test function on (t, x): ``u`` and ``u_std``
+    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others'), the exact ``u_reference`` and
+    ``u_error`` = ProbConserv − exact."""
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    fn = arrays["functions"][0]
+    mean, var = fn["ProbConserv"]
+    ds = prediction_dataset({"u": mean}, {"u": fn["exact"]}, {"t": arrays["t"], "x": arrays["x"]}, ("t", "x"),
+                            {"case": f"{run.problem.name}, {run.problem.param_name} = {arrays['theta']:g}, first test "
+                                     "function of the grid protocol",
+                             "solver": f"sciflow model {run.spec.model.name}, run {run.path}"})
+    ds["u_std"] = (("t", "x"), np.sqrt(var), {"long_name": "ProbConserv predictive standard deviation", "units": "1"})
+    for label, value in fn.items():
+        if label not in ("ProbConserv", "exact", "xc"):
+            ds[f"u_{label}"] = (("t", "x"), value[0], {"long_name": f"{label} predictive mean", "units": "1"})
+            ds[f"u_{label}_std"] = (("t", "x"), np.sqrt(value[1]),
+                                    {"long_name": f"{label} predictive standard deviation", "units": "1"})
+    write_prediction(out, ds)
