@@ -59,7 +59,7 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
 
     from sciflow.evaluation.channel_eval import reference_profiles
     from sciflow.evaluation.channel_les_rollout import les_one_step_error, les_rollout
-    from sciflow.evaluation.channel_profiles import profile_errors
+    from sciflow.cfd.channel_profiles import profile_errors
     from sciflow.problems.base import build_problem
 
     problem = build_problem(load_spec(_spec("ifactformer_m")).section("problem"))
