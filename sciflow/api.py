@@ -19,6 +19,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def build_problem_model(spec: Spec, device=None):
     """Problem and model (on device, in the spec's dtype) of a spec; the model's needs are checked."""
+    from sciflow.models.base import PointwiseModel
     from sciflow.models.registry import build_model
     from sciflow.problems.base import build_problem
 
@@ -29,6 +30,9 @@ def build_problem_model(spec: Spec, device=None):
     check_model_fits(lambda: build_model(spec.section("model"), problem), spec.section("model"), DTYPES[spec.dtype],
                      device)
     model = build_model(spec.section("model"), problem).to(device=device, dtype=DTYPES[spec.dtype])
+    if problem.user_reference is not None and not isinstance(model, PointwiseModel):
+        raise SciflowError(f"problem.reference: a reference file is compared with pointwise models (PINNs); "
+                           f"model '{spec.section('model')['name']}' is judged on its dataset (problem.dataset.path)")
     return problem, model
 
 
