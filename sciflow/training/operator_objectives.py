@@ -1,9 +1,9 @@
 """Operator-learning objectives: one-step supervised and multi-step rollout on trajectory windows.
 
 A model maps k_in frames to k frames, x (B, t_in, X, Y) → (B, k, X, Y).  Autoregressive rollout
-(:func:`rollout`) shifts the input window by the k new frames each call::
+(:func:`sciflow.training.unroll.rollout`) shifts the input window by the k new frames each call::
 
-    x_{s+1} = concat(x_s, ŷ_s)[:, −t_in:],   ŷ_s = model(x_s).
+    x_{s+1} = concat(x_s, ŷ_s)[:, −t_in:],   ŷ_s = P(model(x_s))  (P: the constraint layer, or none).
 
 Losses per sample b and step s (targets y, normalised units):
     rel_l2 :  ‖ŷ_b − y_b‖₂ / ‖y_b‖₂          (the FNO/DyMixOp training and test metric)
@@ -22,8 +22,8 @@ drawn from a generator seeded with (seed, n), so a resumed run draws the same no
 ``horizon_schedule: [[0, 1], [2000, 2], [4000, 4]]`` (instead of ``steps``) is a curriculum on the
 unrolled horizon in the stage format of the parameter curriculum (:mod:`sciflow.problems.schedule`):
 1 frame for steps 0-1999, 2 for 2000-3999, 4 from 4000 on (one-step training first, then longer
-rollouts, as in Brandstetter et al.'s and Lippe et al.'s (PDE-Refiner, NeurIPS 2023) unrolled
-training). Each stage trains on every window of its horizon; a stage change starts a new epoch.
+rollouts once the one-step map is learnt, so early unrolled losses are not dominated by compounding
+errors of an untrained model). Each stage trains on every window of its horizon; a stage change starts a new epoch.
 The horizon is a pure function of the step, and the window set of the current stage is part of
 the objective state, so a run resumed mid-curriculum sees the same batches and losses.
 
@@ -39,9 +39,9 @@ Validation (:meth:`RolloutObjective.validate`) judges rollouts, not one step: fr
 frames of every validation trajectory the model forecasts ``validation_steps`` frames (default
 ``problem.horizon``); ``rel_l2`` is the mean relative L2 (physical units) over the forecast frames the
 trajectory holds, and a problem with :class:`~sciflow.problems.base.RolloutStatistics` adds the errors
-of the rollout's statistics against those of all frames of the validation trajectories (channel:
-mean and rms profiles; 2D turbulence: energy spectrum, enstrophy), so the forecast may run past the
-stored frames. ``validation_metric`` names the metric that selects ``best.pt`` (default ``rel_l2``).
+of the rollout's statistics against those of the stored frames after the input (channel: mean and
+rms profiles; 2D turbulence: energy spectrum, enstrophy), so for a statistically stationary flow the
+forecast may run past the stored frames (:mod:`sciflow.training.rollout_validation`). ``validation_metric`` names the metric that selects ``best.pt`` (default ``rel_l2``).
 """
 
 from __future__ import annotations

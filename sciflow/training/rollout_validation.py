@@ -7,7 +7,10 @@ From the first ``t_in`` frames of every validation trajectory (windows ``val``: 
     rel_l2 = mean_b ‖û_b − u_b‖₂ / ‖u_b‖₂  over the first F' forecast frames, physical units;
 
 and, for a problem with :class:`~sciflow.problems.base.RolloutStatistics`, its statistics errors of all
-``steps`` forecast frames against all stored frames of the validation trajectories (input and target).
+``steps`` forecast frames against the F' stored frames after the input (the same time window when
+``steps`` ≤ F'; for a statistically stationary flow such as the channel the forecast may run longer than
+the stored trajectories, for a decaying one such as 2D turbulence from random initial vorticity it should
+not, since earlier or later frames have other statistics).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def validation_rollout_metrics(model, problem, val, steps: int, batch: int, devi
             tf = val.as_frames(val.denormalise(y.double()))
             errs.append(relative_error(pf[:, :tf.shape[1]], tf))
             preds.append(pf.cpu())
-            truths.append(torch.cat([val.as_frames(val.denormalise(x.double())), tf], dim=1).cpu())
+            truths.append(tf.cpu())
     metrics = {"rel_l2": float(torch.cat(errs).mean())}
     if isinstance(problem, RolloutStatistics):
         metrics.update(problem.rollout_statistics(torch.cat(preds), torch.cat(truths)))

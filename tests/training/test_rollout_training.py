@@ -180,3 +180,18 @@ def test_channel_rollout_objective_validates_by_profiles(tmp_path):
     data = val.as_frames(val.denormalise(torch.cat([x, y])[None].double()))
     assert problem.rollout_statistics(data, data) == {"profile_max_rel_err": 0.0, "U_max_rel_err": 0.0,
                                                        "rms_max_rel_err": 0.0}
+
+
+def test_bundled_channel_rollout_config_builds_its_curriculum():
+    """configs/channel_ifactformer_m_rollout.yaml: the keys build (on the tiny data set) into a curriculum
+    1 → 2 → 4 unrolled steps, pushforward, and checkpoint selection by the profile errors."""
+    from sciflow.resources import bundled_configs
+    from sciflow.spec import load_spec
+
+    spec = load_spec(bundled_configs()["channel_ifactformer_m_rollout"])
+    raw = spec.to_dict()
+    raw["problem"]["params"] = TINY_CHANNEL
+    raw["problem"]["horizon"] = 2
+    _, _, obj = build(spec_from_dict(raw))
+    assert [obj.horizon_at(k) for k in (0, 799, 800, 1599, 1600, 2499)] == [1, 1, 2, 2, 4, 4]
+    assert obj.pushforward and obj.validation_metric == "profile_max_rel_err" and obj.validation_steps == 100
