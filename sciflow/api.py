@@ -127,11 +127,13 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
 def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
     from sciflow.problems.base import ReferenceSolution
     from sciflow.training.allocator import keep_freed_memory
+    from sciflow.training.device_switches import check_device_switches
     from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
     from sciflow.training.threads import apply_threads
     from sciflow.training.trainer import Trainer
 
     device = resolve_device(spec.device)
+    check_device_switches(spec.amp, spec.compile, device)
     threads = apply_threads(spec.threads) | {"malloc": keep_freed_memory()}
     rank, world = init_distributed(device)
     _seed_all(spec.seed)

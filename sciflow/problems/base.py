@@ -16,6 +16,10 @@ capability                  hooks                                               
 :class:`Trajectories`       ``t_in``, ``horizon``, ``dataset(split, ...)``        operators, rollout objectives
 :class:`StructuredGrid`     ``grid()``, ``stats()``                               channel operators
 :class:`Conservation`       ``constraints(grid) -> (G, b)``, ``G u = b``          ProbConserv
+:class:`StateConstraints`   ``conserved_quantities``, ``constraints(shape,       rollout constraint layer
+                            names) -> (G, b)`` on one state
+:class:`RolloutStatistics`  ``statistics_names``, ``rollout_statistics(pred,     rollout validation
+                            truth) -> {name: float}``
 :class:`FunctionSamples`    ``draw_functions(n, ...)``                            likelihood objective
 :class:`ReferenceSolution`  ``reference(progress) -> xarray.Dataset``             evaluation
 :class:`ExactSolution`      ``exact(x) -> (N, C)``                                evaluation, tests
@@ -307,6 +311,33 @@ class Conservation(Protocol):
     """Linear conservation constraints ``G u = b`` on a grid."""
 
     def constraints(self, grid, *args): ...
+
+
+@runtime_checkable
+class StateConstraints(Protocol):
+    """Exact linear constraints ``G u = b`` that every state of a trajectory satisfies, through the same
+    ``constraints`` hook as :class:`Conservation`, for the rollout constraint layer
+    (:mod:`sciflow.models.state_projection`). ``u`` is one physical state, frames layout ``(*S, V)``
+    flattened in C order (index ((s_0·S_1 + s_1)…)·V + v)."""
+
+    #: The names ``constraints`` accepts, e.g. ("no_slip", "bulk_flow").
+    conserved_quantities: tuple[str, ...]
+
+    def constraints(self, grid, names: Sequence[str] | None = None):
+        """(G (M, N), b (M,)) float64 of the named quantities (None: all) for states of spatial shape
+        ``grid`` (a tuple S), N = prod(S)·V."""
+
+
+@runtime_checkable
+class RolloutStatistics(Protocol):
+    """Statistics by which a problem's autoregressive rollouts are judged (validation of rollout training)."""
+
+    #: The names of the scalar metrics ``rollout_statistics`` returns (all errors: lower is better).
+    statistics_names: tuple[str, ...]
+
+    def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        """Errors of the statistics of a rollout ``pred`` (B, F, *S, V) against those of the data ``truth``
+        (B', F', *S, V), both physical units; F and F' may differ (statistics, not pointwise errors)."""
 
 
 @runtime_checkable
