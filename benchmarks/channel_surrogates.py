@@ -3,8 +3,8 @@
 Trains each configured surrogate (``configs/channel_<model>.yaml``) with the config's training phases (or
 ``--steps`` Adam steps) on the channel dataset, rolls it out ``--rollout`` steps (default 1000), evaluates it with the ``channel`` evaluator and writes
 ``benchmarks/results/channel_surrogates.json`` (flat rows: model, params, one_step_rel_l2,
-rollout_steps_stable, U_plus_max_rel_err, rms_max_rel_err, seconds_per_time_unit, device) plus a
-markdown table.  Usage::
+rollout_steps_stable, U_plus_max_rel_err, rms_max_rel_err, seconds_per_time_unit, device, constraints,
+train_seconds, train_pairs) plus a markdown table.  Usage::
 
     python benchmarks/channel_surrogates.py --models ifactformer_m ifactformer_o fno ifno --les smagorinsky wale dynamic
 
@@ -19,6 +19,12 @@ trajectory and run for ``--rollout`` snapshot intervals, its statistics against 
 profiles, its one-step error on every test pair of snapshots, and its wall time per h/u_τ measured in
 the same run on the same device and thread count as the surrogates. With a ``les_smagorinsky`` row, every
 surrogate's ``les_seconds_per_time_unit`` and ``speedup_vs_les`` are taken against that row's measured cost.
+
+``--constraints no_slip plane_mean_v bulk_flow`` evaluates every surrogate through the rollout constraint layer
+(``evaluation.constraints``, :mod:`sciflow.models.state_projection`): each predicted state is projected onto the
+named quantities. Rows carry ``constraints`` (the list, or "none") and the largest residual of each quantity
+over the rollout (``constraint_residual_<name>``), and ``train_pairs`` (one-step pairs of the train split);
+``--append`` keeps the rows of other (model, constraints) pairs.
 
 ``fno`` / ``ifno`` (``configs/channel_fno.yaml`` / ``channel_ifno.yaml``): the registered neuraloperator
 baselines, which on the channel problem are 3D (x, y, z; y treated as periodic, the FNO practice) on the
@@ -59,7 +65,7 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
 
     from sciflow.evaluation.channel_eval import reference_profiles
     from sciflow.evaluation.channel_les_rollout import les_one_step_error, les_rollout
-    from sciflow.evaluation.channel_profiles import profile_errors
+    from sciflow.cfd.channel_profiles import profile_errors
     from sciflow.problems.base import build_problem
 
     problem = build_problem(load_spec(_spec("ifactformer_m")).section("problem"))
@@ -76,7 +82,20 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
             "rollout_steps_stable": run["snapshots_stable"], "U_plus_max_rel_err": err.get("U_plus_max_rel_err"),
             "rms_max_rel_err": err.get("rms_max_rel_err"), "seconds_per_time_unit": run["seconds_per_time_unit"],
             "device": device, "les_seconds_per_time_unit": run["seconds_per_time_unit"], "train_steps": 0,
-            "rollout_steps": snapshots, "les_dt": dt}
+            "rollout_steps": snapshots, "les_dt": dt, "constraints": "none", "train_seconds": 0.0, "train_pairs": 0}
+
+
+def train_pairs(cfg) -> int:
+    """One-step (state, next state) pairs of the train split of the config's dataset."""
+    from sciflow.problems.base import build_problem
+
+    return len(build_problem(load_spec(cfg).section("problem")).dataset("train", t_out=1, stride=1))
+
+
+def _key(row: dict) -> tuple:
+    """A row's identity in the results file: the model and the quantities the constraint layer held."""
+    c = row.get("constraints", "none")
+    return row["model"], tuple(c) if isinstance(c, list) else c
 
 
 def main(argv=None):
@@ -91,21 +110,26 @@ def main(argv=None):
     ap.add_argument("--les", nargs="*", default=[], help="LES models to add as rows (smagorinsky wale dynamic)")
     ap.add_argument("--les-dt", type=float, default=LES_DT)
     ap.add_argument("--les-snapshots", type=int, default=None, help="LES length in snapshot intervals (default --rollout)")
+    ap.add_argument("--constraints", nargs="*", default=[],
+                    help="quantities the rollout constraint layer holds (no_slip plane_mean_v bulk_flow)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = []
     for name in a.models if a.models != ["none"] else []:
         cfg = _spec(name)
         over = [f"evaluation.rollout_steps={a.rollout}"]
+        if a.constraints:
+            over.append(f"evaluation.constraints=[{', '.join(a.constraints)}]")
         if a.steps:
             over += [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
                      f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
                      f"training.checkpoint_every={max(1, a.steps // 3)}"]
-        done = Path(a.out) / name / "evaluation" / "metrics.json"
+        run_name = name + ("_" + "_".join(a.constraints) if a.constraints else "")
+        done = Path(a.out) / run_name / "evaluation" / "metrics.json"
         if a.reuse and done.exists():
             m = json.loads(done.read_text())
         else:
-            run = sciflow.train(cfg, overrides=over, out=Path(a.out) / name, progress=True, overwrite=True)
+            run = sciflow.train(cfg, overrides=over, out=Path(a.out) / run_name, progress=True, overwrite=True)
             m = sciflow.evaluate(run, progress=True)
         rows.append({"model": name, "params": m["parameters"], "one_step_rel_l2": m["one_step_rel_l2"],
                      "persistence_rel_l2": m.get("persistence_rel_l2"),
@@ -114,7 +138,9 @@ def main(argv=None):
                      "seconds_per_time_unit": m["seconds_per_time_unit"], "device": m["device"],
                      "les_seconds_per_time_unit": m["les_seconds_per_time_unit"],
                      "train_steps": a.steps or sum(p.steps for p in load_spec(cfg).training.phases),
-                     "train_seconds": m.get("train_seconds"), "rollout_steps": a.rollout})
+                     "train_seconds": m.get("train_seconds"), "rollout_steps": a.rollout,
+                     "train_pairs": train_pairs(cfg), "constraints": m.get("constraints", "none"),
+                     **{k: v for k, v in m.items() if k.startswith("constraint_residual_")}})
     for sgs in a.les:
         done = Path(a.out) / f"les_{sgs}.json"
         if a.reuse and done.exists():
@@ -132,8 +158,8 @@ def main(argv=None):
             r["speedup_vs_les"] = r["les_seconds_per_time_unit"] / r["seconds_per_time_unit"]
     res = ROOT / "benchmarks" / "results" / "channel_surrogates.json"
     if a.append and res.exists():
-        new = {r["model"] for r in rows}
-        rows = [r for r in json.loads(res.read_text()) if r["model"] not in new] + rows
+        new = {_key(r) for r in rows}
+        rows = [r for r in json.loads(res.read_text()) if _key(r) not in new] + rows
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
             "rollout_steps": a.rollout, "dataset": "channel_retau180_cpu (16x33x16 filtered DNS, dt_snapshot 0.2)"}
     cols = list(dict.fromkeys(k for r in rows for k in r))

@@ -19,6 +19,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def build_problem_model(spec: Spec, device=None):
     """Problem and model (on device, in the spec's dtype) of a spec; the model's needs are checked."""
+    from sciflow.models.base import PointwiseModel
     from sciflow.models.registry import build_model
     from sciflow.problems.base import build_problem
 
@@ -29,6 +30,9 @@ def build_problem_model(spec: Spec, device=None):
     check_model_fits(lambda: build_model(spec.section("model"), problem), spec.section("model"), DTYPES[spec.dtype],
                      device)
     model = build_model(spec.section("model"), problem).to(device=device, dtype=DTYPES[spec.dtype])
+    if problem.user_reference is not None and not isinstance(model, PointwiseModel):
+        raise SciflowError(f"problem.reference: a reference file is compared with pointwise models (PINNs); "
+                           f"model '{spec.section('model')['name']}' is judged on its dataset (problem.dataset.path)")
     return problem, model
 
 
@@ -122,12 +126,15 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
 
 def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
     from sciflow.problems.base import ReferenceSolution
+    from sciflow.training.allocator import keep_freed_memory
+    from sciflow.training.device_switches import check_device_switches
     from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
     from sciflow.training.threads import apply_threads
     from sciflow.training.trainer import Trainer
 
     device = resolve_device(spec.device)
-    threads = apply_threads(spec.threads)
+    check_device_switches(spec.amp, spec.compile, device)
+    threads = apply_threads(spec.threads) | {"malloc": keep_freed_memory()}
     rank, world = init_distributed(device)
     _seed_all(spec.seed)
     problem, model, objective = build(spec, device)
@@ -149,7 +156,8 @@ def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_
 
 
 def _write_environment(run_dir: Path, device, threads: dict, progress: bool):
-    """``environment.json``: device, threads (and why), host, library versions of the last (re)start."""
+    """``environment.json``: device, threads (and why), allocator setting, host, library versions of the
+    last (re)start."""
     import json
     import socket
     import sys

@@ -143,6 +143,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("sciflow: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout has gone (`sciflow list | head`): stop quietly, as a shell tool does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     return 0
 
 
@@ -182,11 +188,18 @@ def _print_catalog(sections):
             print(line if len(line) <= width else line[: width - 1] + "…")
 
 
-def _print_metrics(m: dict):
-    keys = [k for k in ("velocity_rel_l2", "u_rel_l2", "v_rel_l2", "p_rel_l2", "ghia_u_max_dev", "ghia_v_max_dev",
-                        "test_rel_l2", "train_seconds") if k in m]
-    for k in keys:
-        print(f"  {k:>18s} = {m[k]:.4g}")
+def _print_metrics(m: dict, most: int = 20):
+    """The run's headline metrics (every numeric error metric, up to ``most`` lines) and its training time."""
+    from sciflow.evaluation.report import headline_metrics
+
+    shown = list(headline_metrics(m).items())
+    if "train_seconds" in m:
+        shown.append(("train_seconds", m["train_seconds"]))
+    width = max((len(k) for k, _ in shown[:most]), default=0)
+    for k, v in shown[:most]:
+        print(f"  {k:>{width}s} = {v:.4g}" if isinstance(v, float) else f"  {k:>{width}s} = {v}")
+    if len(shown) > most:
+        print(f"  ... {len(shown) - most} more in metrics.json")
 
 
 if __name__ == "__main__":

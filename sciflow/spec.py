@@ -172,7 +172,7 @@ def _check_registered(spec: Spec, source: str):
         params = inspect.signature(cls.__init__).parameters
         allowed = set(params) - {"self", "problem", "model"}
         if key == "problem":
-            allowed.add("schedule")  # a parameter curriculum, checked by build_problem
+            allowed |= {"schedule", "reference"}  # curriculum and user reference file, checked by build_problem
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         try:

@@ -42,6 +42,17 @@ class Jet:
         z = value.new_zeros(n, dim, c)
         return Jet(value, z, z)
 
+    def stacked(self) -> torch.Tensor:
+        """The jet as one tensor of rows (1 + 2D, N, C): f, then ∂_i f, then ∂²f/∂x_i² (the layout of
+        :mod:`sciflow.autodiff.fused_activation`, in which a layer is one matmul over all rows)."""
+        return torch.cat([self.value.unsqueeze(0), self.d1.transpose(0, 1), self.d2.transpose(0, 1)], 0)
+
+    @staticmethod
+    def from_stacked(rows: torch.Tensor) -> "Jet":
+        """Inverse of :meth:`stacked`: rows (1 + 2D, N, C) → Jet (views, no copy)."""
+        d = (rows.shape[0] - 1) // 2
+        return Jet(rows[0], rows[1:1 + d].transpose(0, 1), rows[1 + d:].transpose(0, 1))
+
     @property
     def channels(self) -> int:
         return self.value.shape[-1]

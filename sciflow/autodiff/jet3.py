@@ -109,6 +109,16 @@ class Jet3:
             d[:, idx[_unit_sum(dim, i)], i] = 1.0
         return Jet3(d, dim)
 
+    def stacked(self) -> torch.Tensor:
+        """The derivatives as rows (K, N, C), contiguous (the layout of
+        :mod:`sciflow.autodiff.fused_activation`)."""
+        return self.d.transpose(0, 1).contiguous()
+
+    @staticmethod
+    def from_stacked(rows: torch.Tensor, dim: int) -> "Jet3":
+        """Inverse of :meth:`stacked`: rows (K, N, C) → Jet3 (a view, no copy)."""
+        return Jet3(rows.transpose(0, 1), dim)
+
     @property
     def value(self) -> torch.Tensor:
         return self.d[:, 0]

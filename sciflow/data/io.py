@@ -65,7 +65,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ds.attrs = _clean_attrs(dict(ds.attrs))
     for name in list(ds.variables):
         ds[name].attrs = _clean_attrs(dict(ds[name].attrs))
-    _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     return path
 
 
@@ -103,7 +103,7 @@ def check_replaceable(path: str | os.PathLike):
                            "(delete it or choose another output)")
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -147,7 +147,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
 
-    _atomic(Path(path), write)
+    atomic_write(Path(path), write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -231,3 +231,25 @@ class TrajectoryWindows(torch.utils.data.Dataset):
     def denormalise(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised → physical (inverse of :meth:`normalise`), for items or batches in this layout."""
         return (x.to(torch.float64) * self._stat_shape(x, self._std) + self._stat_shape(x, self._mean)).to(x.dtype)
+
+    def as_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of items in this layout → frames (B, F, *S, V) (time, space, variable last)."""
+        v, nsp = len(self.variables), len(self.spatial_dims)
+        if self.layout == "time_first":
+            return x
+        if self.layout == "channel_first":  # (B, F·V, *S) → (B, F, V, *S) → (B, F, *S, V)
+            f = x.reshape(x.shape[0], -1, v, *x.shape[2:])
+            return f.permute(0, 1, *range(3, 3 + nsp), 2)
+        f = x.reshape(*x.shape[:-1], -1, v)  # channel_last (B, *S, F·V) → (B, *S, F, V)
+        return f.permute(0, 1 + nsp, *range(1, 1 + nsp), 2 + nsp)
+
+    def from_frames(self, f: torch.Tensor) -> torch.Tensor:
+        """Frames (B, F, *S, V) → a batch in this layout (inverse of :meth:`as_frames`)."""
+        nsp = len(self.spatial_dims)
+        if self.layout == "time_first":
+            return f
+        if self.layout == "channel_first":
+            x = f.permute(0, 1, 2 + nsp, *range(2, 2 + nsp))  # (B, F, V, *S)
+            return x.reshape(x.shape[0], -1, *x.shape[3:])
+        x = f.permute(0, *range(2, 2 + nsp), 1, 2 + nsp)  # (B, *S, F, V)
+        return x.reshape(*x.shape[:-2], -1)

@@ -71,7 +71,7 @@ def check_parameters(ds: xr.Dataset, params: dict, where: str):
 
 
 def load_reference_file(spec: dict, key: str, fields, params: dict | None = None, trajectories: bool = False,
-                        spatial: int | None = 2, optional_fields=()) -> tuple[xr.Dataset, Layout]:
+                        spatial: int | None = 2) -> tuple[xr.Dataset, Layout]:
     """Read, rename and check the file of ``spec`` (see the module docstring); returns (dataset, layout)."""
     spec = parse_file_spec(spec, key)
     path = Path(spec["path"])

@@ -8,29 +8,18 @@ and renames it, so a crash never leaves a torn file.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from sciflow.data.io import atomic_write
 from sciflow.errors import SciflowError
 
 
 def atomic_torch_save(obj, path: str | os.PathLike):
     """``torch.save`` to a temporary file beside ``path``, then rename (never torn); mode 0644."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(Path(path), lambda tmp: torch.save(obj, tmp))
 
 
 def safe_torch_load(path: str | os.PathLike, what: str, map_location="cpu"):

@@ -8,7 +8,7 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   every test trajectory; ``rollout_steps_stable``: the steps made before the state became non-finite or its
   kinetic energy left [0.1, 10] × that of the filtered DNS (``rollout_steps`` when it never did);
 * statistics of the rollout states after ``evaluation.stats_skip`` steps vs those of the filtered DNS (all
-  trajectories, all snapshots), both on the coarse grid (:mod:`sciflow.evaluation.channel_profiles`): mean
+  trajectories, all snapshots), both on the coarse grid (:mod:`sciflow.cfd.channel_profiles`): mean
   streamwise velocity U(y) = ⟨u⟩_{x,z,t} (U⁺ in wall units) and rms u'_i(y) = ⟨(u_i − ⟨u_i⟩)²⟩^{1/2};
   ``U_plus_max_rel_err`` = max_y |Û − U| / max_y U, ``rms_max_rel_err`` = max over i, y of
   |û'_i − u'_i| / max_y u'_i (errors folded onto both channel halves);
@@ -17,7 +17,11 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   LES solver (Smagorinsky) on the same device and the same resolved scales
   (:func:`sciflow.evaluation.channel_les_rollout.les_solver_for`) at the step ``evaluation.les_dt``
   (default 0.005 h/u_τ, the largest stable step of the LES on this grid; see
-  :data:`sciflow.evaluation.channel_les_rollout.LES_DT`).
+  :data:`sciflow.evaluation.channel_les_rollout.LES_DT`);
+* with ``evaluation.constraints: [no_slip, plane_mean_v, bulk_flow]`` (any subset) every predicted state, one
+  step and rollout, goes through the rollout constraint layer (:mod:`sciflow.models.state_projection`);
+  ``constraints`` records the list (or "none") and ``constraint_residual_<name>`` the largest relative
+  residual |G u − b| over the rollout states of every quantity the problem can hold, held or not.
 """
 
 from __future__ import annotations
@@ -29,14 +33,17 @@ import numpy as np
 import torch
 
 from sciflow.evaluation.channel_les_rollout import LES_DT
-from sciflow.evaluation.channel_profiles import ProfileAccumulator, profile_errors
+from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors
 from sciflow.evaluation.report import register_evaluator
 
 
 def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denorm, skip: int = 0,
-                   progress: bool = False):
-    """Roll out x0 (B, t_in, X, Y, Z, 3) normalised for ``steps`` steps; returns (ProfileAccumulator of the
-    physical states after ``skip`` steps, stable steps, seconds per step)."""
+                   progress: bool = False, project=None, monitor=None, residuals: dict | None = None):
+    """Roll out x0 (B, t_in, X, Y, Z, 3) normalised for ``steps`` steps, each state through ``project`` (the
+    rollout constraint layer, :class:`~sciflow.models.state_projection.StateProjection`) when given; returns
+    (ProfileAccumulator of the physical states after ``skip`` steps, stable steps, seconds per step).
+    ``residuals`` (a dict) receives the largest residual per quantity of ``monitor`` (a StateProjection whose
+    ``residuals`` are read, not applied) over the rollout states."""
     from tqdm.auto import tqdm
 
     x, acc, stable, made = x0, ProfileAccumulator(), steps, 0
@@ -44,6 +51,11 @@ def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denor
     with torch.no_grad():
         for s in tqdm(range(steps), desc="channel rollout", disable=not progress):
             y = model(x)  # (B, 1, X, Y, Z, 3)
+            if project is not None:
+                y = project(y)
+            if monitor is not None and residuals is not None:
+                for k, v in monitor.residuals(denorm(y)).items():
+                    residuals[k] = max(residuals.get(k, 0.0), v)
             phys = denorm(y[:, 0]).double().cpu().numpy()
             e = float(0.5 * (phys ** 2).sum(-1).mean()) if np.all(np.isfinite(phys)) else float("nan")
             if not (np.isfinite(e) and 0.1 * energy_ref <= e <= 10 * energy_ref):
@@ -82,30 +94,41 @@ def reference_profiles(ds) -> tuple[ProfileAccumulator, float]:
 
 
 def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: float = LES_DT,
-                         progress: bool = False) -> dict:
-    """All metrics of the module docstring for a loaded run (no figures)."""
+                         progress: bool = False, constraints=None) -> dict:
+    """All metrics of the module docstring for a loaded run (no figures); ``constraints``: quantities the
+    rollout constraint layer holds in every predicted state (one-step and rollout), None: none."""
+    from sciflow.models.state_projection import state_projection
+    from sciflow.problems.base import StateConstraints
+
     problem, model = run.problem, run.model
     param = next(model.parameters())
     ds = problem.reference(progress=False)
     one = problem.dataset("test", t_out=1, stride=1)
+    project = state_projection(problem, one, constraints)
+    monitor = (state_projection(problem, one, problem.conserved_quantities)
+               if isinstance(problem, StateConstraints) else None)
     errs, stay = [], []
     with torch.no_grad():
         for i in range(len(one)):
             a, b = one[i]
-            p = model(a[None].to(param.device, param.dtype)).float().cpu()
+            p = model(a[None].to(param.device, param.dtype))
+            p = (project(p) if project is not None else p).float().cpu()
             d, r = one.denormalise(p[0]), one.denormalise(b)
             errs.append(float((d - r).norm() / r.norm()))
             stay.append(float((one.denormalise(a[-1:]) - r).norm() / r.norm()))
     test = problem.dataset("test", t_out=1, stride=None)
     x0 = torch.stack([test[i][0] for i in range(len(test))]).to(param.device, param.dtype)
     ref, energy = reference_profiles(ds)
-    acc, stable, sec = rollout_states(model, x0, steps, energy, lambda y: test.denormalise(y.float().cpu()),
-                                      stats_skip, progress)
+    residuals = {}
+    acc, stable, sec = rollout_states(model, x0, steps, energy, lambda y: test.denormalise(y.double().cpu()),
+                                      stats_skip, progress, project, monitor, residuals)
     dt_snap = float(ds.attrs["dt_snapshot"])
     m = {"one_step_rel_l2": float(np.mean(errs)), "persistence_rel_l2": float(np.mean(stay)),
          "rollout_steps": int(steps), "rollout_steps_stable": int(stable),
          "rollout_time": float(stable * dt_snap), "dt_snapshot": dt_snap, "rollout_trajectories": int(x0.shape[0]),
-         "seconds_per_time_unit": float(sec / x0.shape[0] / dt_snap), "device": str(param.device)}
+         "seconds_per_time_unit": float(sec / x0.shape[0] / dt_snap), "device": str(param.device),
+         "constraints": list(constraints) if constraints else "none",
+         **{f"constraint_residual_{k}": v for k, v in residuals.items()}}
     if acc.n:
         m.update(profile_errors(acc, ref))
     m["les_seconds_per_time_unit"] = les_seconds_per_time_unit(ds, str(param.device), les_dt)
@@ -122,7 +145,7 @@ def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     selected = use_best_checkpoint(run)
     cfg = dict(run.spec.evaluation or {})
     m = evaluate_channel_run(run, int(cfg.get("rollout_steps", 100)), int(cfg.get("stats_skip", 0)),
-                             float(cfg.get("les_dt", LES_DT)), progress)
+                             float(cfg.get("les_dt", LES_DT)), progress, cfg.get("constraints"))
     m.update(checkpoint=selected, parameters=real_parameter_count(run.model))
     figs = {}
     if "U_pred" in m:

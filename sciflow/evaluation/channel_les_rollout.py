@@ -15,7 +15,7 @@ Start: each filtered-DNS state (X, Y, Z, 3) is interpolated onto the LES grid (s
 in x, z; linear from faces to centres in y for u, w) and projected onto divergence-free fields.
 Every ``dt_snapshot`` the LES state is mapped back onto the coarse points (sharp truncation to the
 same modes, linear centres → faces with zero wall values) and accumulated in a
-:class:`~sciflow.evaluation.channel_profiles.ProfileAccumulator`, exactly as the surrogate rollout
+:class:`~sciflow.cfd.channel_profiles.ProfileAccumulator`, exactly as the surrogate rollout
 states are. Cost: wall time per h/u_τ of simulated time, per trajectory.
 """
 
@@ -29,7 +29,7 @@ import torch
 from sciflow.cfd.channel_dns import ChannelConfig, ChannelSolver
 from sciflow.cfd.filters import interp_matrix, spectral_coarsen_xz
 from sciflow.errors import SciflowError
-from sciflow.evaluation.channel_profiles import ProfileAccumulator
+from sciflow.cfd.channel_profiles import ProfileAccumulator
 
 #: LES time step (h/u_τ) on the resolved scales of the CPU channel data (24 × 32 × 24, π × 2 × π/2):
 #: from a filtered-DNS state, Smagorinsky runs at CFL 0.9-1.0 with 0.005, crosses the solver's CFL

@@ -4,13 +4,14 @@
 
 * ``prediction.nc`` (schema of :mod:`sciflow.data.schema`, CF): for every field f the model's
   prediction ``f``, the reference ``f_reference`` and ``f_error = f − f_reference``;
-* ``prediction.vtu`` for steady fields (point data on the reference grid, as quads, or on the
-  scattered reference points, as vertices) or ``prediction.xdmf`` for a time series (one
-  trajectory, every frame; XML data inline, so the file is self-contained), both read by ParaView
-  and by meshio.
+* ``prediction.vtu`` for steady fields (point data on the reference grid, as lines, quads or
+  hexahedra for 1, 2 or 3 space dims, or on scattered reference points, as vertices) or
+  ``prediction.xdmf`` for a time series (one trajectory, every frame; XML data inline, so the file
+  is self-contained), both read by ParaView and by meshio.
 
-Shapes: steady grid fields (ny, nx) with ``dims = ("y", "x")``; scattered (N,) with ``("point",)``;
-rollouts (sample, t, y, x) with ``("sample", "t", "y", "x")``.
+Shapes: dims in the schema's order (``sample``, ``t``, ``z``, ``y``, ``x``) or (``t``, ``point``),
+e.g. steady (ny, nx) with ``("y", "x")``, scattered (N,) with ``("point",)``, rollouts
+(sample, t, y, x) with ``("sample", "t", "y", "x")``, a 1D transient (nt, nx) with ``("t", "x")``.
 """
 
 from __future__ import annotations
@@ -41,13 +42,25 @@ def prediction_dataset(pred: dict, ref: dict, coords: dict, dims: tuple[str, ...
     return xr.Dataset(data, coords=crd, attrs=attrs or {})
 
 
-def _grid_mesh(x, y):
-    """Points (ny·nx, 3) and quad cells of the tensor grid x (nx,) × y (ny,), point k = j·nx + i."""
-    X, Y = np.meshgrid(x, y)
-    pts = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1)
-    idx = np.arange(X.size).reshape(len(y), len(x))
-    quads = np.stack([idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, 1:].ravel(), idx[1:, :-1].ravel()], 1)
-    return pts, [("quad", quads)]
+SPACE = ("z", "y", "x")  # slowest to fastest in the point order
+
+
+def _grid_mesh(axes: dict):
+    """Points (n, 3) and cells of the tensor grid of ``axes`` {dim: coordinates} over a subset of
+    (z, y, x): x fastest, then y, then z; lines, quads or hexahedra for 1, 2 or 3 dims."""
+    dims = [d for d in SPACE if d in axes]
+    mesh = np.meshgrid(*(axes[d] for d in dims), indexing="ij")
+    coord = {d: m.ravel() for d, m in zip(dims, mesh)}
+    pts = np.stack([coord.get(c, np.zeros(mesh[0].size)) for c in ("x", "y", "z")], 1)
+    idx = np.arange(mesh[0].size).reshape(mesh[0].shape)
+    if len(dims) == 1:
+        return pts, [("line", np.stack([idx[:-1], idx[1:]], 1))]
+    if len(dims) == 2:
+        return pts, [("quad", np.stack([idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, 1:].ravel(),
+                                        idx[1:, :-1].ravel()], 1))]
+    c = [idx[k:k + idx.shape[0] - 1, j:j + idx.shape[1] - 1, i:i + idx.shape[2] - 1].ravel()
+         for k, j, i in ((0, 0, 0), (0, 0, 1), (0, 1, 1), (0, 1, 0), (1, 0, 0), (1, 0, 1), (1, 1, 1), (1, 1, 0))]
+    return pts, [("hexahedron", np.stack(c, 1))]
 
 
 def write_prediction(out: Path, ds: xr.Dataset) -> dict[str, Path]:
@@ -65,7 +78,7 @@ def write_prediction(out: Path, ds: xr.Dataset) -> dict[str, Path]:
         pts = np.stack([x, y, ds["z"].values if "z" in ds else np.zeros_like(x)], 1)
         cells = [("vertex", np.arange(len(x))[:, None])]
     else:
-        pts, cells = _grid_mesh(ds["x"].values, ds["y"].values)
+        pts, cells = _grid_mesh({d: ds[d].values for d in SPACE if d in first.dims})
     if "t" in first.dims:
         sel = ds.isel(sample=0) if "sample" in ds.dims else ds
         path = out / "prediction.xdmf"
@@ -83,7 +96,7 @@ def write_prediction(out: Path, ds: xr.Dataset) -> dict[str, Path]:
 
 
 def _flat(da: xr.DataArray) -> np.ndarray:
-    """Point values in the mesh's point order (grid: y-major, x fastest; scattered: as stored)."""
+    """Point values in the mesh's point order (grid: x fastest, then y, then z; scattered: as stored)."""
     if "point" in da.dims:
         return np.asarray(da.values, dtype=np.float64)
-    return np.asarray(da.transpose("y", "x").values, dtype=np.float64).ravel()
+    return np.asarray(da.transpose(*[d for d in SPACE if d in da.dims]).values, dtype=np.float64).ravel()

@@ -9,8 +9,8 @@ Three steps, each usable alone (case evaluators and exporters build on them):
    problem's input bounds. Variables named as the problem's fields are compared; NaN reference
    entries (outside the flow) are ignored.
 2. :func:`field_metrics`: per field, ``<f>_rel_l2 = ‖f − f_ref‖₂/‖f_ref‖₂`` (after removing each
-   mean for a field defined up to a constant, such as the pressure) and
-   ``<f>_max_error = max |f − f_ref|``.
+   mean for a field defined up to a constant, such as the pressure; left out where the reference
+   field is zero, e.g. v of a parallel flow) and ``<f>_max_error = max |f − f_ref|``.
 3. :func:`field_figures`: prediction | reference | error per field, axes and colour bars labelled
    with the inputs and the fields' units (grids: the last time slice of a transient field).
 """
@@ -66,6 +66,8 @@ def predict(model, points: np.ndarray) -> np.ndarray:
 
 
 def _reference_dataset(problem, progress: bool):
+    if problem.user_reference is not None:
+        return problem.user_reference, "reference"
     if isinstance(problem, ReferenceSolution):
         return problem.reference(progress=progress), "reference"
     if isinstance(problem, ExactSolution):
@@ -140,8 +142,7 @@ def field_metrics(c: FieldComparison) -> dict[str, float]:
     for f in c.fields:
         p, r = c.pred[f], c.ref[f]
         spread = np.nanmax(r) - np.nanmin(r) if f in c.up_to_constant else np.nanmax(np.abs(r))
-        if not spread > 0:  # a zero reference (up to a constant): no relative error exists
-            out[f"{f}_rel_l2"] = float("nan")
+        if not spread > 0:  # a zero reference (up to a constant): no relative error exists, only the absolute one
             out[f"{f}_max_error"] = M.max_abs(p - np.nanmean(p), r) if f in c.up_to_constant else M.max_abs(p, r)
         elif f in c.up_to_constant:
             m = np.isfinite(p) & np.isfinite(r)

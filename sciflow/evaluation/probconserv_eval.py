@@ -52,7 +52,7 @@ def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
 def variants_for(model, softc: bool = False) -> dict:
     """{label: (update, σ_G)} evaluated for a ProbConserv-ANP model."""
     return {("SoftC" if softc else "ANP"): ("none", 0.0), "HardC": ("hardc", 0.0),
-            "ProbConserv": ("probconserv", float(getattr(model, "sigma_g", 0.0)))}
+            "ProbConserv": ("probconserv", float(model.sigma_g))}
 
 
 @torch.no_grad()
@@ -64,8 +64,7 @@ def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101
     G, b = problem.constraints(g, theta)
     gen = torch.Generator().manual_seed(seed)
     data = problem.draw_functions(functions, generator=gen, theta=torch.full((functions,), theta), grid=g)
-    anp = getattr(model, "anp", model)
-    p = next(anp.parameters())
+    p = next(model.parameters())
     nt, nx = g.shape
     it = int(torch.argmin((g.t - problem.t_of_interest).abs()))
     level = problem.front_level
@@ -75,7 +74,7 @@ def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101
     truth_cons = []
     for i in range(functions):
         zgen = torch.Generator().manual_seed(seed + 1 + i)
-        mean, var = anp.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
+        mean, var = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
                                 g.points[None].to(p.dtype), samples, zgen)
         mean, var = mean[0, :, 0].double(), var[0, :, 0].double()
         y = data["yt"][i, :, 0]
@@ -200,7 +199,7 @@ def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
         return flat, figs
     grid = tuple(ev.get("grid", (101, 101)))
     metrics, arrays = evaluate_gpme(model, problem, variants, int(ev.get("functions", 20)), grid,
-                                    int(ev.get("samples", getattr(model, "samples", 32))), int(ev.get("seed", 2023)))
+                                    int(ev.get("samples", model.samples)), int(ev.get("seed", 2023)))
     flat.update({"grid/exact_quadrature_error": metrics.pop("exact_quadrature_error"),
                  "grid/test_parameter": problem.param, "grid/grid": f"{grid[0]}x{grid[1]}"})
     for label, m in metrics.items():
@@ -209,4 +208,26 @@ def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
     w = trapezoid_weights(torch.as_tensor(arrays["x"], dtype=torch.float64)).numpy()
     figs["Solution profile with uncertainty (mean ± 2σ)"] = profile_figure(arrays, out / "profile.png", title)
     figs["Total mass and conservation error"] = mass_figure(arrays, w, out / "mass.png", title)
+    _export_first_function(run, arrays, out)
     return flat, figs
+
+
+def _export_first_function(run, arrays: dict, out: Path) -> None:
+    """``prediction.nc`` + ``.xdmf`` of the first grid-protocol test function on (t, x): ``u`` and ``u_std``
+    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others'), the exact ``u_reference`` and
+    ``u_error`` = ProbConserv − exact."""
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    fn = arrays["functions"][0]
+    mean, var = fn["ProbConserv"]
+    ds = prediction_dataset({"u": mean}, {"u": fn["exact"]}, {"t": arrays["t"], "x": arrays["x"]}, ("t", "x"),
+                            {"case": f"{run.problem.name}, {run.problem.param_name} = {arrays['theta']:g}, first test "
+                                     "function of the grid protocol",
+                             "solver": f"sciflow model {run.spec.model.name}, run {run.path}"})
+    ds["u_std"] = (("t", "x"), np.sqrt(var), {"long_name": "ProbConserv predictive standard deviation", "units": "1"})
+    for label, value in fn.items():
+        if label not in ("ProbConserv", "exact", "xc"):
+            ds[f"u_{label}"] = (("t", "x"), value[0], {"long_name": f"{label} predictive mean", "units": "1"})
+            ds[f"u_{label}_std"] = (("t", "x"), np.sqrt(value[1]),
+                                    {"long_name": f"{label} predictive standard deviation", "units": "1"})
+    write_prediction(out, ds)

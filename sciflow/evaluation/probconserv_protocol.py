@@ -86,8 +86,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
     xt = torch.stack([torch.full_like(x, t), x], 1)
     w = trapezoid_weights(x)
     G = w[None, :]
-    anp = getattr(model, "anp", model)
-    p = next(anp.parameters())
+    p = next(model.parameters())
     has_front = problem.front(torch.tensor([t], dtype=torch.float64), problem.param) is not None
     rows, fronts = [], {}
     for vi, theta in enumerate(values):
@@ -101,7 +100,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         kept = {k: [] for k in variants}
         for i in range(functions):
             zgen = torch.Generator().manual_seed(seed + 100_003 * (vi + 1) + i)
-            mean, var = anp.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
+            mean, var = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
                                     xt[None].to(p.dtype), samples, zgen)
             mean, var = mean[0, :, 0].double(), var[0, :, 0].double()
             for label, (update, sigma_g) in variants.items():

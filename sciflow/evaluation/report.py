@@ -88,6 +88,12 @@ PROVENANCE_KEYS = ("run", "step", "model", "problem", "checkpoint", "parameters"
                    "final_loss", "device", "test_samples", "rollout_trajectories")
 
 
+def headline_metrics(metrics: dict) -> dict:
+    """The numeric error metrics of ``metrics`` (provenance such as run, step and timings left out), by name."""
+    return {k: metrics[k] for k in sorted(metrics) if k not in PROVENANCE_KEYS
+            and isinstance(metrics[k], (int, float)) and not isinstance(metrics[k], bool)}
+
+
 def _unit(key: str) -> str:
     """The unit of a metric, from its name (relative errors are dimensionless ratios)."""
     if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation")):
@@ -106,24 +112,29 @@ def _fmt(v) -> str:
 
 
 def _export_prediction(run, fields, out: Path) -> None:
-    """``prediction.nc`` (+ ``.vtu``): prediction, reference and error of a 2D comparison on (y, x) or (point)."""
+    """``prediction.nc`` (+ ``.vtu``/``.xdmf``): prediction, reference and error of a comparison on a grid
+    of (t, z, y, x) dims or at scattered (point) reference points, dims put in the schema's order."""
     from sciflow.evaluation.export import prediction_dataset, write_prediction
 
-    if fields.dims == ("point",) and set(fields.coords) == {"x", "y"}:
-        coords = {k: (("point",), v) for k, v in fields.coords.items()}
-    elif fields.dims == ("y", "x"):
-        coords = dict(fields.coords)
+    order = ("t", "z", "y", "x")
+    if fields.dims == ("point",) and {"x", "y"} <= set(fields.coords) <= {"x", "y", "z"}:
+        coords, dims = {k: (("point",), v) for k, v in fields.coords.items()}, ("point",)
+        move = lambda a: a  # noqa: E731
+    elif set(fields.dims) <= set(order) and "x" in fields.dims:
+        dims = tuple(d for d in order if d in fields.dims)
+        coords = {d: fields.coords[d] for d in dims}
+        move = lambda a: np.transpose(a, [fields.dims.index(d) for d in dims])  # noqa: E731
     else:
         return
     shift = {f: (np.nanmean(fields.pred[f]), np.nanmean(fields.ref[f])) if f in fields.up_to_constant else (0.0, 0.0)
              for f in fields.fields}
-    pred = {f: fields.pred[f] - shift[f][0] for f in fields.fields}
-    ref = {f: fields.ref[f] - shift[f][1] for f in fields.fields}
+    pred = {f: move(fields.pred[f] - shift[f][0]) for f in fields.fields}
+    ref = {f: move(fields.ref[f] - shift[f][1]) for f in fields.fields}
     attrs = {"case": f"{run.problem.name} prediction", "solver": f"sciflow model {run.spec.model.name}, run {run.path}",
              "nondimensionalisation": ", ".join(f"{f.name} in {f.units}" for f in run.problem.fields)}
     if fields.up_to_constant:
         attrs["up_to_constant"] = f"{', '.join(sorted(fields.up_to_constant))} and references shifted to zero mean"
-    write_prediction(out, prediction_dataset(pred, ref, coords, fields.dims, attrs, fields.units))
+    write_prediction(out, prediction_dataset(pred, ref, coords, dims, attrs, fields.units))
 
 
 def _report_md(run, metrics, figs) -> str:
@@ -136,10 +147,7 @@ def _report_md(run, metrics, figs) -> str:
     if isinstance(ref, dict) and ref:
         lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
     lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
-    for k in sorted(metrics):
-        v = metrics[k]
-        if k in PROVENANCE_KEYS or not isinstance(v, (int, float)) or isinstance(v, bool):
-            continue
+    for k, v in headline_metrics(metrics).items():
         t = targets.get(k)
         met = "" if t is None else ("yes" if float(v) <= float(t) else "no")
         lines.append(f"| {k} | {_fmt(v)} | {_unit(k)} | {'' if t is None else _fmt(float(t))} | {met} |")

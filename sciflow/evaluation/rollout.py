@@ -15,6 +15,10 @@ trajectory (``T + 1 − t_in`` frames).  Metrics (physical units, vorticity ω):
 * ``decorrelation_time``: first forecast time at which the sample-mean Pearson correlation of
   ω̂ and ω falls below ``evaluation.correlation_threshold`` (0.8); the last time + Δt if never.
 
+With ``evaluation.constraints: [zero_mean_vorticity]`` every forecast frame goes through the rollout
+constraint layer (:mod:`sciflow.models.state_projection`); ``constraints`` records the list (or "none")
+and ``constraint_residual_<name>`` the largest relative residual |G ω − b| of the forecasts, either way.
+
 The weights are those of ``checkpoints/best.pt`` (selected on the validation split) when it
 exists, else ``last.pt``.  Figures: prediction | truth | error through time, spectra, error curves.
 """
@@ -26,26 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sciflow.cfd.energy_spectrum2d import energy_spectrum
 from sciflow.evaluation import metrics as M
 from sciflow.evaluation.report import register_evaluator
-
-
-def energy_spectrum(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shell-summed kinetic-energy spectrum of vorticity w (..., n, n) on [0,1)²: (k (K,), E (..., K)).
-
-    Shells are integer |k| rounded; k = 1 … n/2 − 1.  Σ_k E(k) = ½⟨|u|²⟩ for the retained shells.
-    """
-    n = w.shape[-1]
-    wf = np.fft.fft2(w, axes=(-2, -1)) / (n * n)
-    k1 = np.fft.fftfreq(n, 1.0 / n)
-    kx, ky = np.meshgrid(k1, k1, indexing="ij")
-    kmag = np.sqrt(kx ** 2 + ky ** 2)
-    k2 = (2 * np.pi) ** 2 * np.where(kmag > 0, kmag ** 2, 1.0)
-    dens = 0.5 * np.abs(wf) ** 2 / k2
-    shells = np.rint(kmag).astype(int)
-    ks = np.arange(1, n // 2)
-    e = np.stack([dens[..., shells == k].sum(-1) for k in ks], axis=-1)
-    return ks, e
 
 
 def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, horizon: int,
@@ -80,15 +67,18 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, hori
             "spectrum_k": ks[keep].tolist(), "spectrum_pred": ep.tolist(), "spectrum_true": et.tolist()}
 
 
-def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forecasts on the test split: (pred, truth) (S, F, n, n) in physical units and times (F,)."""
-    from sciflow.training.operator_objectives import rollout
+def forecast_test(run, batch: int = 16, constraints=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forecasts on the test split: (pred, truth) (S, F, n, n) in physical units and times (F,);
+    ``constraints``: quantities the rollout constraint layer holds in every forecast frame (None: none)."""
+    from sciflow.models.state_projection import state_projection
+    from sciflow.training.unroll import rollout
 
     problem = run.problem
     ds = problem.reference(progress=False)
     n_frames = ds.sizes["t"]
     frames = n_frames - problem.t_in
     test = problem.dataset("test", t_out=frames, stride=None)
+    project = state_projection(problem, test, constraints)
     model = run.model
     param = next(model.parameters())
     preds, truths = [], []
@@ -97,11 +87,25 @@ def forecast_test(run, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndar
             items = [test[i] for i in range(lo, min(lo + batch, len(test)))]
             x = torch.stack([a for a, _ in items]).to(param.device, param.dtype)
             y = torch.stack([b for _, b in items])
-            p = rollout(model, x, frames)
-            preds.append(test.denormalise(p.float().cpu()).double().numpy())
+            p = rollout(model, x, frames, project=project)
+            preds.append(test.denormalise(p.double().cpu()).numpy())
             truths.append(test.denormalise(y).double().numpy())
     times = np.asarray(ds["t"].values)[problem.t_in:]
     return np.concatenate(preds), np.concatenate(truths), times
+
+
+def constraint_residuals(problem, pred: np.ndarray, constraints) -> dict:
+    """{``constraint_residual_<name>``: largest relative |G ω − b| over the forecast frames pred (S, F, n, n)}
+    of every quantity the problem can hold (whether or not the layer held it); {} when it holds none."""
+    from sciflow.problems.base import StateConstraints
+
+    if not isinstance(problem, StateConstraints):
+        return {}
+    from sciflow.models.state_projection import StateProjection
+
+    frames = torch.from_numpy(pred)[..., None]
+    proj = StateProjection(problem, problem.dataset("test", t_out=1, stride=None), problem.conserved_quantities)
+    return {f"constraint_residual_{k}": v for k, v in proj.residuals(frames).items()}
 
 
 @register_evaluator("rollout")
@@ -111,10 +115,12 @@ def evaluate_rollout(run, out: Path, progress: bool = True, fields=None):
 
     selected = use_best_checkpoint(run)
     cfg = dict(run.spec.evaluation or {})
-    pred, truth, times = forecast_test(run, int(cfg.get("batch", 16)))
+    constraints = cfg.get("constraints")
+    pred, truth, times = forecast_test(run, int(cfg.get("batch", 16)), constraints)
     metrics = rollout_metrics(pred, truth, times, run.problem.horizon, float(cfg.get("correlation_threshold", 0.8)))
     metrics.update(checkpoint=selected, test_samples=int(pred.shape[0]),
-                   parameters=real_parameter_count(run.model))
+                   parameters=real_parameter_count(run.model), constraints=list(constraints) if constraints else "none",
+                   **constraint_residuals(run.problem, pred, constraints))
     from sciflow.evaluation.export import prediction_dataset, write_prediction
 
     grid = run.problem.reference(progress=False)

@@ -10,11 +10,15 @@ keys (:meth:`Model.requirements`); ``build_model`` checks them before constructi
   ``boundary`` "hard" or "soft".
 * :class:`OperatorModel` (FNO, IFNO, DyMixOp, IFactFormer): maps ``t_in`` input frames to
   ``t_out`` output frames of gridded fields.
+* :class:`NeuralProcess` (the ANP, ProbConserv-ANP): conditioned on observed contexts, a
+  predictive mean and variance at target points.
+* :class:`ProbabilisticPredictor`: any object with a predictive mean and variance at points, which
+  the ProbConserv update can constrain.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -56,6 +60,24 @@ class OperatorModel(Model):
 
     t_in: int = 1
     t_out: int = 1
+
+
+@runtime_checkable
+class NeuralProcess(Protocol):
+    """Conditioned on contexts xc (B, Nc, D), yc (B, Nc, C): mean, var (B, Nt, C) at targets xt (B, Nt, D),
+    averaged over ``samples`` latent draws from ``generator``."""
+
+    def parameters(self): ...
+
+    def predict(self, xc: torch.Tensor, yc: torch.Tensor, xt: torch.Tensor, samples: int = 32,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@runtime_checkable
+class ProbabilisticPredictor(Protocol):
+    """``predict_distribution(x (N, D)) -> (mean (N, C), var (N, C)[, factor (N·C, R) or None])``."""
+
+    def predict_distribution(self, x: torch.Tensor) -> tuple: ...
 
 
 def unwrap(net: nn.Module) -> nn.Module:

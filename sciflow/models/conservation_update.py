@@ -51,6 +51,65 @@ def _sigma_times(v: torch.Tensor, var: torch.Tensor, factor: torch.Tensor | None
     return out
 
 
+class ConservationGain:
+    """The parts of Eq. (6) that depend on the prior covariance and G only, computed once:
+    K = Σ Gᵀ (..., N, M) and the Cholesky factor of A = G Σ Gᵀ + σ_G² I (..., M, M).
+
+    ``mean(μ, b)`` then gives μ̃ = μ − K A⁻¹ (G μ − b) for any number of means with that prior
+    (the rollout constraint layer applies it to every predicted state); float64, differentiable in μ.
+    var: (..., N); G: (M, N); factor: (..., N, R) or None.
+    """
+
+    def __init__(self, var, G, sigma_g: float = 0.0, factor=None):
+        var, G, factor = (_as64(a) for a in (var, G, factor))
+        if G.dim() != 2 or G.shape[1] != var.shape[-1]:
+            raise SciflowError(f"conservation update: G has shape {tuple(G.shape)}, the prediction has "
+                               f"{var.shape[-1]} entries")
+        if sigma_g < 0:
+            raise SciflowError(f"conservation update: sigma_g must be ≥ 0, got {sigma_g}")
+        if (var < 0).any():
+            raise SciflowError("conservation update: negative predictive variance")
+        self.G, self.var, self.factor, self.sigma_g = G, var, factor, float(sigma_g)
+        Gt = G.T.expand(*var.shape[:-1], *G.T.shape)
+        self.K = _sigma_times(Gt, var, factor, Gt)  # Σ Gᵀ (..., N, M)
+        A = G @ self.K  # G Σ Gᵀ (..., M, M)
+        A = 0.5 * (A + A.transpose(-1, -2)) + sigma_g ** 2 * torch.eye(G.shape[0], dtype=torch.float64)
+        self.chol, info = torch.linalg.cholesky_ex(A)
+        if bool((info != 0).any()):
+            raise SciflowError("conservation update: G Σ Gᵀ + σ_G² I is not positive definite (a constraint "
+                               "row sees zero predictive variance, or the constraints are linearly dependent; "
+                               "use sigma_g > 0, a positive variance floor, or independent constraints)")
+
+    def solve(self, r: torch.Tensor) -> torch.Tensor:
+        """A⁻¹ r for r (..., M, k)."""
+        return torch.cholesky_solve(r, self.chol)
+
+    def mean(self, mean, b, refine: bool = True) -> torch.Tensor:
+        """μ̃ of Eq. (6) for mean (..., N), b (..., M) or (M,); with σ_G = 0 and ``refine`` one step of
+        iterative refinement brings |G μ̃ − b| to round-off."""
+        mean, b = _as64(mean), _as64(b).to(mean.device)
+        G, K, chol = (t.to(mean.device) for t in (self.G, self.K, self.chol))
+        resid = (mean[..., None, :] @ G.T)[..., 0, :] - b  # G μ − b (..., M)
+        new_mean = mean - (K @ torch.cholesky_solve(resid[..., None], chol))[..., 0]
+        if refine and self.sigma_g == 0:
+            resid2 = (new_mean[..., None, :] @ G.T)[..., 0, :] - b
+            new_mean = new_mean - (K @ torch.cholesky_solve(resid2[..., None], chol))[..., 0]
+        return new_mean
+
+    def variance(self) -> torch.Tensor:
+        """Posterior marginal variances diag Σ̃ = var + ‖L_i‖² − K_i A⁻¹ K_iᵀ (..., N)."""
+        KA = self.solve(self.K.transpose(-1, -2)).transpose(-1, -2)  # K A⁻¹ (..., N, M)
+        prior_diag = self.var + ((self.factor ** 2).sum(-1) if self.factor is not None else 0.0)
+        return (prior_diag - (KA * self.K).sum(-1)).clamp(min=0.0)
+
+    def covariance(self) -> torch.Tensor:
+        """Full posterior covariance Σ̃ = Σ − K A⁻¹ Kᵀ (..., N, N)."""
+        N = self.var.shape[-1]
+        eye = torch.eye(N, dtype=torch.float64).expand(*self.var.shape[:-1], N, N)
+        KA = self.solve(self.K.transpose(-1, -2)).transpose(-1, -2)
+        return _sigma_times(eye, self.var, self.factor, eye) - KA @ self.K.transpose(-1, -2)
+
+
 def conservation_update(mean, var, G, b, sigma_g: float = 0.0, factor=None, full_cov: bool = False,
                         refine: bool = True) -> Posterior:
     """Eq. (6): condition N(mean, diag(var) + factor factorᵀ) on G u = b + N(0, σ_G² I).
@@ -58,41 +117,12 @@ def conservation_update(mean, var, G, b, sigma_g: float = 0.0, factor=None, full
     mean, var: (..., N); G: (M, N); b: (..., M) or (M,); factor: (..., N, R) or None.
     Returns the posterior mean, the posterior marginal variances and, with ``full_cov``, Σ̃.
     """
-    mean, var, G, b, factor = (_as64(a) for a in (mean, var, G, b, factor))
+    mean, var, G = _as64(mean), _as64(var), _as64(G)
     if G.dim() != 2 or G.shape[1] != mean.shape[-1]:
         raise SciflowError(f"conservation update: G has shape {tuple(G.shape)}, the prediction has "
                            f"{mean.shape[-1]} entries")
-    if sigma_g < 0:
-        raise SciflowError(f"conservation update: sigma_g must be ≥ 0, got {sigma_g}")
-    if (var < 0).any():
-        raise SciflowError("conservation update: negative predictive variance")
-    Gt = G.T.expand(*mean.shape[:-1], *G.T.shape)
-    K = _sigma_times(Gt, var, factor, Gt)  # Σ Gᵀ (..., N, M)
-    A = G @ K  # G Σ Gᵀ (..., M, M)
-    A = 0.5 * (A + A.transpose(-1, -2)) + sigma_g ** 2 * torch.eye(G.shape[0], dtype=torch.float64)
-    chol, info = torch.linalg.cholesky_ex(A)
-    if bool((info != 0).any()):
-        raise SciflowError("conservation update: G Σ Gᵀ + σ_G² I is not positive definite (a constraint "
-                           "row sees zero predictive variance; use sigma_g > 0 or a positive variance floor)")
-
-    def solve(r):  # A⁻¹ r for r (..., M, k)
-        return torch.cholesky_solve(r, chol)
-
-    resid = (mean[..., None, :] @ G.T)[..., 0, :] - b  # G μ − b (..., M)
-    new_mean = mean - (K @ solve(resid[..., None]))[..., 0]
-    if refine and sigma_g == 0:
-        resid2 = (new_mean[..., None, :] @ G.T)[..., 0, :] - b
-        new_mean = new_mean - (K @ solve(resid2[..., None]))[..., 0]
-    KA = solve(K.transpose(-1, -2)).transpose(-1, -2)  # K A⁻¹ (..., N, M)
-    prior_diag = var + ((factor ** 2).sum(-1) if factor is not None else 0.0)
-    new_var = (prior_diag - (KA * K).sum(-1)).clamp(min=0.0)
-    cov = None
-    if full_cov:
-        N = mean.shape[-1]
-        eye = torch.eye(N, dtype=torch.float64).expand(*mean.shape[:-1], N, N)
-        prior = _sigma_times(eye, var, factor, eye)
-        cov = prior - KA @ K.transpose(-1, -2)
-    return Posterior(new_mean, new_var, cov)
+    gain = ConservationGain(var.expand_as(mean) if var.shape != mean.shape else var, G, sigma_g, factor)
+    return Posterior(gain.mean(mean, b, refine), gain.variance(), gain.covariance() if full_cov else None)
 
 
 def hard_projection(mean, G, b) -> torch.Tensor:

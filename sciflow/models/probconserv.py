@@ -25,7 +25,7 @@ from torch import nn
 
 from sciflow.errors import SciflowError
 from sciflow.models.anp import AttentiveNeuralProcess
-from sciflow.models.base import Model
+from sciflow.models.base import Model, ProbabilisticPredictor
 from sciflow.models.conservation_update import conservation_update, hard_projection
 from sciflow.models.registry import register_model
 from sciflow.problems.base import Conservation, FunctionSamples
@@ -91,6 +91,11 @@ class ProbConservANP(Model):
         """ANP training pass → (mean, std (B, Nt, C), kl (B,))."""
         return self.anp(xc, yc, xt, yt, generator)
 
+    def predict(self, xc, yc, xt, samples: int | None = None, generator=None):
+        """The ANP's predictive (mean, var) (B, Nt, C) before any update (a :class:`NeuralProcess`);
+        ``samples`` defaults to the spec's."""
+        return self.anp.predict(xc, yc, xt, self.samples if samples is None else samples, generator)
+
     def condition(self, xc, yc, generator=None) -> "ConditionedANP":
         """A predictor for one function observed at xc (Nc, D), yc (Nc, C)."""
         return ConditionedANP(self.anp, xc, yc, self.samples, generator)
@@ -142,7 +147,7 @@ class ProbConserv:
 
     def distribution(self, x: torch.Tensor):
         """(mean (N, C), var (N, C), factor (N·C, R) or None) of the wrapped model, float64."""
-        if hasattr(self.model, "predict_distribution"):
+        if isinstance(self.model, ProbabilisticPredictor):
             out = self.model.predict_distribution(_input_for(self.model, x))
             mean, var = out[0].double(), out[1].double()
             return mean, var, (out[2].double() if len(out) > 2 and out[2] is not None else None)
@@ -153,7 +158,7 @@ class ProbConserv:
 
     def predict(self, grid) -> Prediction:
         """Constrained prediction at ``grid.points`` (or at ``grid`` itself when it is a tensor)."""
-        x = grid.points if hasattr(grid, "points") else grid
+        x = grid if isinstance(grid, torch.Tensor) else grid.points
         mean, var, factor = self.distribution(x)
         G, b = self._constraints(grid)
         n, c = mean.shape
@@ -178,7 +183,7 @@ def ensemble_distribution(models, x, jitter: float = 1e-10):
     """
     outs, vars_ = [], []
     for m in models:
-        if hasattr(m, "predict_distribution"):
+        if isinstance(m, ProbabilisticPredictor):
             mu, v = m.predict_distribution(_input_for(m, x))[:2]
             outs.append(mu.double().cpu())
             vars_.append(v.double().cpu())

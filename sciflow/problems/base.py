@@ -16,6 +16,10 @@ capability                  hooks                                               
 :class:`Trajectories`       ``t_in``, ``horizon``, ``dataset(split, ...)``        operators, rollout objectives
 :class:`StructuredGrid`     ``grid()``, ``stats()``                               channel operators
 :class:`Conservation`       ``constraints(grid) -> (G, b)``, ``G u = b``          ProbConserv
+:class:`StateConstraints`   ``conserved_quantities``, ``constraints(shape,       rollout constraint layer
+                            names) -> (G, b)`` on one state
+:class:`RolloutStatistics`  ``statistics_names``, ``rollout_statistics(pred,     rollout validation
+                            truth) -> {name: float}``
 :class:`FunctionSamples`    ``draw_functions(n, ...)``                            likelihood objective
 :class:`ReferenceSolution`  ``reference(progress) -> xarray.Dataset``             evaluation
 :class:`ExactSolution`      ``exact(x) -> (N, C)``                                evaluation, tests
@@ -50,6 +54,7 @@ def build_problem(config: dict) -> "Problem":
     config = dict(config)
     name = config.pop("name")
     schedule = config.pop("schedule", None)
+    reference = config.pop("reference", None)
     cls = problem_class(name)
     try:
         problem = cls(**config)
@@ -57,6 +62,8 @@ def build_problem(config: dict) -> "Problem":
         raise SciflowError(f"problem ({name}): {exc}") from exc
     if schedule is not None:
         problem.schedule = ParameterSchedule.from_spec(schedule, problem)
+    if reference is not None:
+        problem.use_reference_file(reference)
     return problem
 
 
@@ -145,6 +152,9 @@ class Problem:
     even_inputs: Sequence[int] | None = None
     #: Parameter curriculum over training steps (``problem.schedule`` in a spec), or None.
     schedule: "ParameterSchedule | None" = None
+    #: The user's reference fields (``problem.reference: {path, variables}`` in a spec), or None:
+    #: evaluation compares with it instead of the problem's own reference or exact solution.
+    user_reference: "xr.Dataset | None" = None
 
     #: Parameters a schedule may vary. A problem lists here exactly the entries of ``params``
     #: that its residuals, lifts and weights read from ``params`` at call time.
@@ -186,6 +196,26 @@ class Problem:
                 f"{len(self.extra_input_bounds_hi)}); set extra_input_bounds_lo/hi for the inputs after (x, y) "
                 f"or override input_bounds()")
         return lo, hi
+
+    def use_reference_file(self, spec: dict) -> None:
+        """Take the reference from a user's file ``{path, variables}`` (see
+        :mod:`sciflow.data.reference_file`): every field of the problem on a grid whose dims are its
+        inputs, or at scattered points with the inputs as coordinates. Read and checked now (fields,
+        dims, recorded parameters such as ``Re``), before any training; grids are stored in reverse
+        input order ((y, x) for inputs (x, y))."""
+        from sciflow.data.reference_file import load_reference_file
+
+        space = [i for i in self.inputs if i in ("x", "y", "z")]
+        ds, layout = load_reference_file(spec, "problem.reference", self.field_names, self.params,
+                                         spatial=len(space) or None)
+        if layout.kind == "grid":
+            dims = ds[self.field_names[0]].dims
+            strange = [d for d in dims if d not in self.inputs]
+            if strange:
+                raise SciflowError(f"problem.reference.path {spec['path']}: dim(s) {strange} are not inputs of "
+                                   f"'{self.name}' {self.inputs}")
+            ds = ds.transpose(..., *[i for i in self.inputs[::-1] if i in dims])
+        self.user_reference = ds
 
     # --- parameter curriculum ----------------------------------------------------
     def set_params(self, **values: float) -> None:
@@ -281,6 +311,33 @@ class Conservation(Protocol):
     """Linear conservation constraints ``G u = b`` on a grid."""
 
     def constraints(self, grid, *args): ...
+
+
+@runtime_checkable
+class StateConstraints(Protocol):
+    """Exact linear constraints ``G u = b`` that every state of a trajectory satisfies, through the same
+    ``constraints`` hook as :class:`Conservation`, for the rollout constraint layer
+    (:mod:`sciflow.models.state_projection`). ``u`` is one physical state, frames layout ``(*S, V)``
+    flattened in C order (index ((s_0·S_1 + s_1)…)·V + v)."""
+
+    #: The names ``constraints`` accepts, e.g. ("no_slip", "bulk_flow").
+    conserved_quantities: tuple[str, ...]
+
+    def constraints(self, grid, names: Sequence[str] | None = None):
+        """(G (M, N), b (M,)) float64 of the named quantities (None: all) for states of spatial shape
+        ``grid`` (a tuple S), N = prod(S)·V."""
+
+
+@runtime_checkable
+class RolloutStatistics(Protocol):
+    """Statistics by which a problem's autoregressive rollouts are judged (validation of rollout training)."""
+
+    #: The names of the scalar metrics ``rollout_statistics`` returns (all errors: lower is better).
+    statistics_names: tuple[str, ...]
+
+    def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        """Errors of the statistics of a rollout ``pred`` (B, F, *S, V) against those of the data ``truth``
+        (B', F', *S, V), both physical units; F and F' may differ (statistics, not pointwise errors)."""
 
 
 @runtime_checkable

@@ -13,6 +13,22 @@ norm_std (channel)``.  The learning task is the LES-step operator
 
 Items of :meth:`dataset` use the ``time_first`` layout: input (t_in, X, Y, Z, 3), target
 (t_out, X, Y, Z, 3), per-channel normalised ũ_c = (u_c − μ_c)/σ_c.
+
+Linear constraints of one filtered state (:meth:`TurbulentChannel.constraints`, the rollout constraint layer):
+
+* ``no_slip``: u = v = w = 0 on the wall rows y = ±1 (the y box filter shrinks to zero width there);
+* ``plane_mean_v``: ⟨v⟩_xz(y) = 0 at every interior y, the x-z average of ∇·u = 0 (d⟨v⟩/dy = 0) with v = 0 at
+  the walls; the filter is linear and keeps it (stored data: |⟨v⟩| ~ 1e-8 of max |v|, float32);
+* ``bulk_flow``: U_b = ½ Σ_j w_j ⟨u⟩_xz(y_j) (trapezoid weights w_j on the coarse y, wall values zero) equal to the mean
+  U_b of the train split. The DNS of the recipe holds the pressure gradient fixed (``drive="pressure"``,
+  −dP/dx = 1), not the flow rate, so U_b of a state fluctuates about its mean: this constraint is the
+  constant-flow-rate idealisation, not a law of these data.
+
+Zero discrete divergence is not declared: it is linear in the state on the coarse grid (spectral ∂x, ∂z,
+finite differences in y), but the filtered data do not satisfy it (the wall-normal box filter of varying
+width does not commute with ∂y, and the coarse grid does not resolve the gradients), so holding it would
+pull states away from the data. Rollouts are judged by profile statistics
+(:meth:`TurbulentChannel.rollout_statistics`).
 """
 
 from __future__ import annotations
@@ -85,6 +101,88 @@ class TurbulentChannel(Problem):
         ds = self.reference(progress=False)
         m, s = ds["norm_mean"].values, ds["norm_std"].values
         return {v: (float(m[i]), float(s[i])) for i, v in enumerate(VARIABLES)}
+
+    # ------------------------------------------------------------------ constraints (module docstring)
+    conserved_quantities = ("no_slip", "plane_mean_v", "bulk_flow")
+
+    def bulk_weights(self) -> torch.Tensor:
+        """Weights w_j (Y,) with U_b = ½ Σ_j w_j ⟨u⟩_xz(y_j): the trapezoid rule on the coarse y with the wall
+        values taken as zero (no slip), so the wall rows carry no weight; float64."""
+        y = self.grid()["y"].to(torch.float64)
+        dy = torch.diff(y)
+        w = torch.zeros_like(y)
+        w[:-1] += 0.5 * dy
+        w[1:] += 0.5 * dy
+        w[0] = w[-1] = 0.0
+        return w / 2.0
+
+    def bulk_velocity(self, split: str = "train") -> float:
+        """Mean bulk velocity U_b over every snapshot of ``split`` (the ``bulk_flow`` target)."""
+        ds = self.reference(progress=False)
+        sel = np.asarray(ds["split"].values).astype(str) == split
+        u = np.asarray(ds["u"].values[sel], dtype=np.float64)  # (S, T, X, Y, Z)
+        return float((u.mean(axis=(0, 1, 2, 4)) * self.bulk_weights().numpy()).sum())
+
+    def constraints(self, grid, names=None):
+        """(G (M, N) sparse COO, b (M,)) float64 of the named quantities (None: all) on states (X, Y, Z, 3)
+        flattened in C order (index ((x·Y + y)·Z + z)·3 + c), ``grid`` = (X, Y, Z). Rows: ``no_slip`` one per
+        wall entry (2·X·Z·3), ``plane_mean_v`` one per interior y (Y − 2), ``bulk_flow`` one; the three act on
+        disjoint entries (walls; interior v; interior u)."""
+        names = list(self.conserved_quantities if names is None else names)
+        for n in names:
+            if n not in self.conserved_quantities:
+                raise SciflowError(f"constraints: problem 'channel' holds {list(self.conserved_quantities)}, not '{n}'")
+        g = self.grid()
+        shape = tuple(int(s) for s in grid)
+        if shape != (len(g["x"]), len(g["y"]), len(g["z"])):
+            raise SciflowError(f"constraints: grid {shape} is not the channel grid "
+                               f"{(len(g['x']), len(g['y']), len(g['z']))}")
+        nx, ny, nz = shape
+        index = torch.arange(nx * ny * nz * 3).reshape(nx, ny, nz, 3)
+        rows, cols, vals, rhs = [], [], [], []
+
+        def add(row_cols: torch.Tensor, weights: torch.Tensor, targets: torch.Tensor):
+            """Rows r0 + k (k < K): Σ_j weights[k, j] u[row_cols[k, j]] = targets[k]."""
+            k, j = row_cols.shape
+            rows.append((len(rhs) + torch.arange(k))[:, None].expand(k, j).reshape(-1))
+            cols.append(row_cols.reshape(-1))
+            vals.append(weights.to(torch.float64).expand(k, j).reshape(-1))
+            rhs.extend(targets.tolist())
+
+        if "no_slip" in names:
+            walls = index[:, [0, ny - 1], :, :].reshape(-1, 1)
+            add(walls, torch.ones(1, 1), torch.zeros(len(walls), dtype=torch.float64))
+        if "plane_mean_v" in names:
+            v = index[:, 1:ny - 1, :, 1].permute(1, 0, 2).reshape(ny - 2, nx * nz)
+            add(v, torch.full((1, 1), 1.0 / (nx * nz), dtype=torch.float64), torch.zeros(ny - 2, dtype=torch.float64))
+        if "bulk_flow" in names:
+            w = (self.bulk_weights()[None, :, None] / (nx * nz)).expand(nx, ny, nz)
+            add(index[:, :, :, 0].reshape(1, -1), w.reshape(1, -1),
+                torch.tensor([self.bulk_velocity()], dtype=torch.float64))
+        G = torch.sparse_coo_tensor(torch.stack([torch.cat(rows), torch.cat(cols)]), torch.cat(vals),
+                                    (len(rhs), nx * ny * nz * 3), check_invariants=True).coalesce()
+        return G, torch.tensor(rhs, dtype=torch.float64)
+
+    # ------------------------------------------------------------------ rollout statistics
+    statistics_names = ("profile_max_rel_err", "U_max_rel_err", "rms_max_rel_err")
+
+    def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        """Profile errors of rollout states pred (B, F, X, Y, Z, 3) against data states truth (B', F', X, Y, Z, 3),
+        physical units (:mod:`sciflow.cfd.channel_profiles`): ``U_max_rel_err`` = max_y |Û − U| / max_y U,
+        ``rms_max_rel_err`` = max_{i,y} |û'_i − u'_i| / max_y u'_i, ``profile_max_rel_err`` the larger of the two.
+        Non-finite states give inf."""
+        from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors
+
+        p = pred.detach().double().cpu().numpy()
+        if not np.all(np.isfinite(p)):
+            return {k: float("inf") for k in self.statistics_names}
+        acc_p, acc_t = ProfileAccumulator(), ProfileAccumulator()
+        acc_p.add(p.reshape(-1, *p.shape[2:]))
+        t = truth.detach().double().cpu().numpy()
+        acc_t.add(t.reshape(-1, *t.shape[2:]))
+        e = profile_errors(acc_p, acc_t)
+        u, r = e["U_plus_max_rel_err"], e["rms_max_rel_err"]
+        return {"profile_max_rel_err": max(u, r), "U_max_rel_err": u, "rms_max_rel_err": r}
 
     def dataset(self, split: str, t_out: int = 1, stride: int | None = 1, t_start: int = 0):
         """:class:`~sciflow.data.loaders.TrajectoryWindows` of ``split``: normalised items input (t_in, X, Y, Z, 3),

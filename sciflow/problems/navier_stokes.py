@@ -59,16 +59,6 @@ class SteadyNavierStokes2D(Problem):
             raise SciflowError(f"problem.Re must be positive, got {Re}")
         self.domain = domain
         self.sampling = sampling
-        self._user_reference = None
-
-    def use_reference_file(self, spec: dict | None):
-        """Take the reference from a user's file ``{path, variables}`` (u, v, p on a grid or at
-        scattered points; see :mod:`sciflow.data.reference_file`), read and checked now, before training."""
-        if spec is not None:
-            from sciflow.data.reference_file import load_reference_file
-
-            ds, layout = load_reference_file(spec, "problem.reference", ("u", "v", "p"), self.params, spatial=2)
-            self._user_reference = ds.transpose(..., "y", "x") if layout.kind == "grid" else ds
 
     @property
     def Re(self) -> float:
@@ -165,10 +155,8 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     evaluator = "cavity"
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
-                 corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0,
-                 reference: dict | None = None):
+                 corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0):
         super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling)
-        self.use_reference_file(reference)
         self.reference_mesh = int(reference_mesh)
         self.reference_grading = float(reference_grading)
         self.reference_grid = int(reference_grid)
@@ -245,8 +233,8 @@ class LidDrivenCavity(SteadyNavierStokes2D):
         """The FEM reference (recipe ``cavity_fem``, cached), or the user's file given as ``reference``."""
         from sciflow.problems.reference_data import cached_recipe
 
-        if self._user_reference is not None:
-            return self._user_reference
+        if self.user_reference is not None:
+            return self.user_reference
         params = {"Re": self.Re, "mesh": self.reference_mesh, "grid": self.reference_grid}
         name = f"cavity_re{self.Re:g}_mesh{self.reference_mesh}"
         if self.reference_grading:  # graded FEM mesh (Re >= 1000): wall spacing (1 - g)/mesh

@@ -10,7 +10,9 @@ operator ``ω(t−t_in+1 … t) ↦ ω(t+1)``, applied autoregressively to forec
 
 Conservation law: ω is the curl of a periodic velocity, so its mean over the torus vanishes
 for all time (∫ω dx = ∮u·dl = 0 and f has zero mean); :meth:`constraints` states it as
-``G ω = b`` with ``G = (1/N, …, 1/N)`` (1, N) and ``b = 0``.
+``G ω = b`` with ``G = (1/N, …, 1/N)`` (1, N) and ``b = 0``, the quantity the rollout constraint
+layer can hold (``zero_mean_vorticity``).  Rollouts are judged statistically by the time-averaged
+energy spectrum and the enstrophy (:meth:`PeriodicNS2D.rollout_statistics`).
 """
 
 from __future__ import annotations
@@ -94,13 +96,47 @@ class PeriodicNS2D(Problem):
         return TrajectoryWindows(self.reference(progress=False), ("vorticity",), split=split, t_in=self.t_in,
                                  t_out=t_out, stride=stride, t_start=t_start, layout="channel_first")
 
-    def constraints(self, grid):
-        """Zero-mean vorticity: ``G`` (1, N) = 1/N, ``b`` (1,) = 0 on a grid of shape ``(n, n)`` (or ``n``)."""
+    # ------------------------------------------------------------------ conservation
+    conserved_quantities = ("zero_mean_vorticity",)
+
+    def constraints(self, grid, names=None):
+        """Zero-mean vorticity: ``G`` (1, N) = 1/N, ``b`` (1,) = 0 on a grid of shape ``(n, n)`` (or ``n``);
+        ``names``: None or ``["zero_mean_vorticity"]`` (the one quantity)."""
+        for name in names or ():
+            if name not in self.conserved_quantities:
+                raise SciflowError(f"constraints: problem 'ns2d' conserves {list(self.conserved_quantities)}, "
+                                   f"not '{name}'")
         shape = (grid, grid) if isinstance(grid, int) else tuple(grid)
         n = 1
         for s in shape:
             n *= int(s)
         return torch.full((1, n), 1.0 / n, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+
+    # ------------------------------------------------------------------ rollout statistics
+    statistics_names = ("spectrum_error", "enstrophy_rel_err")
+
+    def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        """Statistics of forecasts pred (B, F, n, n, 1) against data truth (B', F', n, n, 1), vorticity:
+
+        * ``spectrum_error``: mean over shells 1 ≤ |k| < n/3 of |log10 Ē_pred(k) / Ē_true(k)|, Ē the
+          kinetic-energy spectrum (:mod:`sciflow.cfd.energy_spectrum2d`) averaged over samples and frames;
+        * ``enstrophy_rel_err``: |⟨ω²⟩_pred − ⟨ω²⟩_true| / ⟨ω²⟩_true, averages over samples, frames and space.
+        Non-finite forecasts give inf."""
+        import numpy as np
+
+        from sciflow.cfd.energy_spectrum2d import energy_spectrum
+
+        p = pred.detach().double().cpu().numpy()[..., 0]
+        t = truth.detach().double().cpu().numpy()[..., 0]
+        if not np.all(np.isfinite(p)):
+            return {"spectrum_error": float("inf"), "enstrophy_rel_err": float("inf")}
+        ks, ep = energy_spectrum(p)
+        _, et = energy_spectrum(t)
+        keep = ks < p.shape[-1] / 3
+        ep, et = ep.reshape(-1, len(ks)).mean(0)[keep], et.reshape(-1, len(ks)).mean(0)[keep]
+        spec = float(np.mean(np.abs(np.log10(np.maximum(ep, 1e-300) / np.maximum(et, 1e-300)))))
+        zp, zt = float((p ** 2).mean()), float((t ** 2).mean())
+        return {"spectrum_error": spec, "enstrophy_rel_err": abs(zp - zt) / zt}
 
 
 def trajectory_file(spec: dict):

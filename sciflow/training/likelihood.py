@@ -129,9 +129,8 @@ class LikelihoodObjective(Objective):
 
     def validate(self, model):
         xc, yc, xt, yt = (self._to(self.val[k]) for k in ("xc", "yc", "xt", "yt"))
-        inner = getattr(model, "anp", model)
         g = torch.Generator(device=xc.device).manual_seed(self.validation_seed)
-        mean, var = inner.predict(xc, yc, xt, samples=8, generator=g)
+        mean, var = model.predict(xc, yc, xt, samples=8, generator=g)
         mse = float(((mean - yt) ** 2).mean())
         nll = float(-torch.distributions.Normal(mean, var.sqrt()).log_prob(yt).mean())
         return {"mse": mse, "nll": nll}

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sciflow.errors import Diverged, Interrupted, SciflowError
+from sciflow.models.base import unwrap
 from sciflow.training.checkpoint import (load_checkpoint, non_finite_weights, previous_path, rng_state,
                                          save_checkpoint, set_rng_state)
 from sciflow.training.distributed import all_reduce_mean
@@ -45,6 +46,7 @@ class Trainer:
         self.model = model
         self.objective = objective
         self.run_dir = Path(run_dir)
+        self._lbfgs_last: float | None = None  # L-BFGS loss after its last step (a repeat means a stuck line search)
         self.device, self.dtype = device, dtype
         self.generator = generator
         self.rank, self.world = rank, world
@@ -73,7 +75,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- checkpoint
     def _payload(self, phase_idx, optimizer):
-        inner = getattr(self.model, "module", self.model)
+        inner = unwrap(self.model)
         return {
             "step": self.step, "phase": phase_idx, "model": inner.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -82,7 +84,7 @@ class Trainer:
         }
 
     def save(self, phase_idx, optimizer, name="last.pt"):
-        inner = getattr(self.model, "module", self.model)
+        inner = unwrap(self.model)
         bad = non_finite_weights(inner.state_dict())
         if bad:
             raise Diverged(f"step {self.step}: weights {bad[:3]} became non-finite; {self._good_checkpoint()}")
@@ -108,7 +110,7 @@ class Trainer:
 
     def _restore(self):
         ck = load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device)
-        getattr(self.model, "module", self.model).load_state_dict(ck["model"])
+        unwrap(self.model).load_state_dict(ck["model"])
         self.step, self.best, self.elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
         self.objective.load_state_dict(ck["objective"])
         set_rng_state(ck["rng"], self.generator)
@@ -196,7 +198,7 @@ class Trainer:
             # A failed line search leaves L-BFGS where it was, and with no new curvature pair it
             # would retry the same direction forever: restart its memory (steepest descent) then.
             loss_now = float(cache["total"])
-            if loss_now == getattr(self, "_lbfgs_last", None):
+            if loss_now == self._lbfgs_last:
                 optimizer.state.clear()
             self._lbfgs_last = loss_now
             return cache["total"], cache["terms"], phase.lr
@@ -272,7 +274,7 @@ class Trainer:
         every = self.cfg.validate_every
         if not every or self.step % every:
             return
-        inner = getattr(self.model, "module", self.model)
+        inner = unwrap(self.model)
         inner.eval()
         with torch.no_grad():
             metrics = self.objective.validate(inner)

@@ -9,7 +9,7 @@ import xarray as xr
 
 from sciflow.cfd.filters import coarse_y_points
 from sciflow.evaluation.channel_les_rollout import CoarseGridMap, les_one_step_error, les_rollout, les_solver_for
-from sciflow.evaluation.channel_profiles import ProfileAccumulator, profile_errors, profiles
+from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors, profiles
 
 RE_TAU = 178.12
 

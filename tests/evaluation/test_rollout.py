@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from sciflow.evaluation.rollout import energy_spectrum, rollout_metrics
+from sciflow.cfd.energy_spectrum2d import energy_spectrum
+from sciflow.evaluation.rollout import rollout_metrics
 
 
 def _fields(s=3, f=4, n=16, seed=0):
@@ -75,3 +76,30 @@ def test_evaluate_run_writes_rollout_metrics(tmp_path):
     for png in ("rollout_fields.png", "rollout_error.png", "spectra.png"):
         assert (run / "evaluation" / png).stat().st_size > 1000
     assert "test_rel_l2" in (run / "evaluation" / "report.md").read_text()
+    assert saved["constraints"] == "none" and saved["constraint_residual_zero_mean_vorticity"] > 0
+
+
+def test_forecasts_through_the_constraint_layer_have_zero_mean_vorticity(tmp_path):
+    """``evaluation.constraints``: the evaluator's forecasts (model in float64) hold ∫ω = 0 to round-off."""
+    from sciflow.api import load_run, train
+    from sciflow.evaluation.rollout import constraint_residuals, forecast_test
+    from sciflow.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "tiny_eval_constrained", "seed": 0,
+        "problem": {"name": "ns2d", "dataset": "ns2d_nu1e-5_cpu", "t_in": 2, "horizon": 3,
+                    "params": {"n_train": 4, "n_validation": 2, "n_test": 2, "T": 6, "resolution": 16,
+                               "solve_resolution": 16, "batch_size": 8}},
+        "model": {"name": "fno", "width": 4, "modes": 3, "layers": 1},
+        "objective": {"name": "supervised", "batch_size": 4},
+        "training": {"phases": [{"optimizer": "adam", "steps": 2, "lr": 1e-2}], "tensorboard": False}})
+    run = load_run(train(spec, out=tmp_path / "run", progress=False))
+    run.model.double()
+    free, truth, _ = forecast_test(run)
+    held, _, _ = forecast_test(run, constraints=["zero_mean_vorticity"])
+    scale = np.abs(truth).max()
+    assert constraint_residuals(run.problem, free, None)["constraint_residual_zero_mean_vorticity"] > 1e-6
+    assert constraint_residuals(run.problem, held, None)["constraint_residual_zero_mean_vorticity"] <= 1e-12
+    assert np.abs(held.mean(axis=(-2, -1))).max() <= 1e-12 * scale
+    # the first frame is the model's first output less its mean (HardC with G = (1/N, …, 1/N))
+    assert np.allclose(held[:, 0], free[:, 0] - free[:, 0].mean(axis=(-2, -1), keepdims=True), atol=1e-12 * scale)

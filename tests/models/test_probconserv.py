@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import torch
 
 from sciflow.models.conservation_update import conservation_update, gaussian_log_likelihood, hard_projection
@@ -126,6 +127,18 @@ def test_likelihood_training_resumes_bit_for_bit_and_evaluates(tmp_path):
         assert metrics[f"paper/p_star={value}/ProbConserv/t"] == 0.05
         assert metrics[f"paper/p_star={value}/SoftC/front_error"] >= 0
     assert (full / "evaluation" / "front_density.png").exists()
+    # the first test function exported on (t, x): its exported mean conserves the mass as the metrics say
+    from sciflow.data.io import read_dataset
+    from sciflow.problems.porous_medium import trapezoid_weights
+
+    ds = read_dataset(full / "evaluation" / "prediction.nc")
+    assert ds["u"].dims == ("t", "x") and ds.sizes == {"t": 11, "x": 21}
+    assert {"u_reference", "u_error", "u_std", "u_SoftC", "u_HardC"} <= set(ds.data_vars)
+    w = trapezoid_weights(torch.tensor(ds["x"].values)).numpy()
+    mass = lambda f: ds[f].values @ w  # noqa: E731
+    np.testing.assert_allclose(mass("u"), mass("u_HardC"), rtol=0, atol=1e-12)  # both hold G u = b exactly
+    assert np.abs(mass("u_SoftC") - mass("u")).max() > 1e-6
+    assert (full / "evaluation" / "prediction.xdmf").exists()
 
 
 def test_anp_prediction_made_conservative_on_each_gpme_problem():

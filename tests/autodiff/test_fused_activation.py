@@ -1,0 +1,97 @@
+"""The fused activation jets (one autograd function per layer) against the op-by-op jet rules.
+
+The op-by-op path (``Jet.linear`` then ``Jet.tanh``, autograd recording every product) is the
+formula the fused functions replace: same values and same parameter gradients to round-off,
+and PINN training steps that give the same losses.
+"""
+
+import copy
+
+import pytest
+import torch
+
+from sciflow.autodiff.fused_activation import ActivationJet2, ActivationJet3, activation_derivatives
+from sciflow.autodiff.jet3 import multi_indices
+from sciflow.models.layers import MLP
+from sciflow.models.pinn import PINN
+from sciflow.problems.navier_stokes import LidDrivenCavity
+from sciflow.training.objectives import PhysicsObjective
+
+
+def op_by_op_jet(net: MLP, x: torch.Tensor, order: int):
+    return net.jet_op_by_op(x, order)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sin"])
+def test_activation_derivatives_match_autograd(name):
+    a = torch.linspace(-3, 3, 41, dtype=torch.float64, requires_grad=True)
+    s = activation_derivatives(name, a, 4)
+    for k in range(4):
+        (g,) = torch.autograd.grad(s[k].sum(), a, create_graph=True)
+        assert torch.allclose(g, s[k + 1], atol=1e-13), (name, k)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sin"])
+def test_fused_backward_passes_gradcheck(name):
+    gen = torch.Generator().manual_seed(0)
+    for dim in (1, 2, 3):
+        z = torch.randn(1 + 2 * dim, 5, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+        b = torch.randn(3, dtype=torch.float64, generator=gen, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda z, b: ActivationJet2.apply(z, b, name), (z, b))
+        k = len(multi_indices(dim))
+        z = torch.randn(k, 4, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda z, b: ActivationJet3.apply(z, b, name, dim), (z, b))
+
+
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("act", ["tanh", "sin"])
+def test_mlp_jet_values_and_gradients_equal_op_by_op(order, act):
+    torch.manual_seed(0)
+    embedding = {"periodic": [None, 0.7]} if act == "sin" else {"fourier_features": 4 if order == 3 else 0}
+    net = MLP(2, 3, width=16, depth=3, activation=act, input_scale=[2.0, 1.5], input_shift=[0.5, 0.1],
+              **embedding).double()
+    x = torch.rand(40, 2, dtype=torch.float64)
+
+    def loss(jet):
+        rows = jet.stacked()
+        return (rows * torch.linspace(0.5, 1.5, rows.shape[0], dtype=rows.dtype)[:, None, None]).square().sum()
+
+    fused, ref = loss(net.jet(x, order)), loss(op_by_op_jet(net, x, order))
+    assert torch.allclose(fused, ref, rtol=1e-13, atol=0)
+    g_fused = torch.autograd.grad(fused, list(net.parameters()))
+    g_ref = torch.autograd.grad(ref, list(net.parameters()))
+    for a, b in zip(g_fused, g_ref):
+        assert torch.allclose(a, b, rtol=1e-11, atol=1e-13 * b.abs().max())
+
+
+def _train(model, objective, steps):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for k in range(steps):
+        opt.zero_grad(set_to_none=True)
+        total, _ = objective.loss(model, k)
+        total.backward()
+        opt.step()
+        losses.append(float(total.detach()))
+    return torch.tensor(losses, dtype=torch.float64), [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("dtype,output,rtol", [(torch.float64, "primitive", 1e-12), (torch.float64, "stream", 1e-12),
+                                               (torch.float32, "primitive", 1e-5)])
+def test_cavity_training_steps_give_the_same_losses(dtype, output, rtol):
+    """Five Adam steps of the hard-BC cavity PINN: fused and op-by-op jets give the same losses."""
+    problem = LidDrivenCavity(Re=100)
+    torch.manual_seed(0)
+    fused = PINN(problem, width=20, depth=3, output=output).to(dtype)
+    ref = copy.deepcopy(fused)
+    order = 3 if output == "stream" else 2
+    ref.net.jet = lambda x, order=order, net=ref.net: op_by_op_jet(net, x, order)
+    runs = []
+    for model in (fused, ref):
+        objective = PhysicsObjective(problem, model, interior_points=256)
+        objective.setup(torch.device("cpu"), dtype, torch.Generator().manual_seed(1))
+        runs.append(_train(model, objective, 5))
+    (l_fused, p_fused), (l_ref, p_ref) = runs
+    assert torch.allclose(l_fused, l_ref, rtol=rtol, atol=0), (l_fused, l_ref)
+    for a, b in zip(p_fused, p_ref):
+        assert torch.allclose(a, b, rtol=rtol, atol=rtol * 1e-3)
