@@ -101,7 +101,7 @@ def _rows_for(problem_name, problem, model_label_runs, args, fronts_path):
         front_density_figure(all_fronts, fronts_path,
                              f"{problem_name}: front position at t = {problem.t_of_interest:g} "
                              f"(density of {len(next(iter(all_fronts.values()))['draws'])} predictors' draws, "
-                             "first test function)")
+                             "first test function)", param_name=problem.param_name)
     return rows
 
 
@@ -119,7 +119,16 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help="training seeds for every problem (default: heat 0; pme, stefan 0 1 2)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="rewrite the .md from the .json/.meta.json (and probconserv_front_gap.json) without running")
     args = ap.parse_args(argv)
+    if args.markdown_only:
+        from sciflow.data.io import atomic_write_text
+
+        rows = json.loads((RESULTS / f"{NAME}.json").read_text())
+        meta = json.loads((RESULTS / f"{NAME}.meta.json").read_text())
+        atomic_write_text(RESULTS / f"{NAME}.md", _markdown(rows, meta))
+        return
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
 
@@ -225,6 +234,19 @@ def _markdown(rows, meta) -> str:
         out += [f"Grid protocol ({grid[0].get('grid')} (t, x) grid, {grid[0].get('functions')} test functions, "
                 f"{grid[0].get('samples')} draws of z), per seed:", "",
                 markdown_table(grid, ["test_value", "seed"] + cols[1:])]
+    gap = RESULTS / "probconserv_front_gap.json"
+    if gap.exists():
+        med = [r for r in json.loads(gap.read_text()) if r.get("statistic") == "median_of_seeds"]
+        if med:
+            out += ["## Where the front error comes from", "",
+                    "benchmarks/probconserv_front_gap.py on the same runs and test functions (median over seeds "
+                    "of the means over the 50 functions; columns explained in probconserv_front_gap.md). "
+                    "Eq. (6) puts the ANP's mass defect back in proportion to w_i σ_i², so the share landing "
+                    "beyond the exact front (where u = 0) moves the level-0 front of every posterior draw.", "",
+                    markdown_table(med, ["problem", "test_value", "defect", "correction_beyond_front",
+                                         "mass_beyond_front_probconserv", "bias_anp_level0",
+                                         "bias_probconserv_level0", "error_anp_front_level",
+                                         "error_probconserv_front_level"])]
     return "\n".join(out) + "\n"
 
 
