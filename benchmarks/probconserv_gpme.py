@@ -187,6 +187,12 @@ def main(argv=None):
     print(_markdown(rows, meta))
 
 
+def _gap_reading(med):
+    from benchmarks.probconserv_front_gap import _reading
+
+    return _reading(med)
+
+
 def _fmt(v, se=None, digits=3):
     if v is None:
         return ""
@@ -217,6 +223,13 @@ def _markdown(rows, meta) -> str:
                 f"seed{cpu_text} on one thread of a shared machine"
                 + (f" (load average {load[0]:.1f} at evaluation)" if load else "")
                 + f"; seeds {seeds}; config {info.get('config')}.", ""]
+        per_seed = {r["seed"]: r for r in pr if r.get("statistic") == "seed" and r.get("train_cpu_seconds")}
+        if per_seed:
+            out += ["Training time per seed, wall / CPU seconds (CPU/wall: the share of a core the run got on the "
+                    "shared machine): " + ", ".join(
+                        f"seed {k}: {r['train_seconds']:.0f} / {r['train_cpu_seconds']:.0f} s "
+                        f"({r['train_cpu_seconds'] / r['train_seconds']:.0%})" for k, r in sorted(per_seed.items()))
+                    + ".", ""]
         paper = [r for r in pr if r["protocol"] == "paper"]
         if len(seeds) > 1:
             for stat in ("median_of_seeds", "worst_of_seeds"):
@@ -243,10 +256,10 @@ def _markdown(rows, meta) -> str:
                     "of the means over the 50 functions; columns explained in probconserv_front_gap.md). "
                     "Eq. (6) puts the ANP's mass defect back in proportion to w_i σ_i², so the share landing "
                     "beyond the exact front (where u = 0) moves the level-0 front of every posterior draw.", "",
-                    markdown_table(med, ["problem", "test_value", "defect", "correction_beyond_front",
-                                         "mass_beyond_front_probconserv", "bias_anp_level0",
-                                         "bias_probconserv_level0", "error_anp_front_level",
-                                         "error_probconserv_front_level"])]
+                    markdown_table(med, ["problem", "test_value", "context_sensitivity", "defect",
+                                         "correction_beyond_front", "correction_near_front", "front_of_mean_anp",
+                                         "front_of_mean_probconserv", "error_anp_level0",
+                                         "error_probconserv_level0"]), "", *_gap_reading(med)]
     return "\n".join(out) + "\n"
 
 
