@@ -69,6 +69,10 @@ def evaluate_run(run, progress: bool = True) -> dict:
         metrics.update(extra)
         figs.update(extra_figs)
     history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
+    notes = []
+    if history is not None and not len(history.get("step", ())):
+        notes.append("Loss history: not drawn, `metrics.csv` holds no logged steps.")
+        history = None
     if history is not None:
         figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")
         import numpy as np
@@ -80,7 +84,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
                    evaluate_seconds=time.perf_counter() - t0)
     metrics = json_ready(metrics)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False))
-    atomic_write_text(out / "report.md", _report_md(run, metrics, figs))
+    atomic_write_text(out / "report.md", _report_md(run, metrics, figs, notes))
     return metrics
 
 
@@ -137,8 +141,9 @@ def _export_prediction(run, fields, out: Path) -> None:
     write_prediction(out, prediction_dataset(pred, ref, coords, dims, attrs, fields.units))
 
 
-def _report_md(run, metrics, figs) -> str:
-    """report.md: case and reference, headline metrics (with units and targets), figures, provenance."""
+def _report_md(run, metrics, figs, notes=()) -> str:
+    """report.md: case and reference, headline metrics (with units and targets), figures, notes (what
+    could not be drawn and why), provenance."""
     targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
     lines = [f"# {run.spec.name}", "", "## Case and reference", "",
              f"- problem `{run.problem.name}`: " + ", ".join(f"{k} = {v}" for k, v in run.problem.params.items()),
@@ -154,6 +159,8 @@ def _report_md(run, metrics, figs) -> str:
     lines.append("")
     for caption, path in figs.items():
         lines += [f"## {caption}", "", f"![{caption}]({Path(path).name})", ""]
+    if notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     lines += ["## Provenance", "", "| item | value |", "|---|---|"]
     for k in PROVENANCE_KEYS:
         if k in metrics:

@@ -240,7 +240,7 @@ class LidDrivenCavity(SteadyNavierStokes2D):
         if self.reference_grading:  # graded FEM mesh (Re >= 1000): wall spacing (1 - g)/mesh
             params["grading"] = self.reference_grading
             name += f"_graded{self.reference_grading:g}"
-        return cached_recipe("cavity_fem", params, name + ".nc", progress)
+        return cached_recipe("cavity_fem", params, name + ".nc", progress, required=tuple(self.field_names))
 
 
 @register_problem("poiseuille")
