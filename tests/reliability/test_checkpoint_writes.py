@@ -114,3 +114,23 @@ def test_a_killed_save_leaves_no_temporary_behind_after_the_next_start(run):
     (ck_dir / "last.pt.k2j3h4.tmp").write_bytes(b"half")  # what kill -9 during a save leaves
     train(run / "spec.yaml", ["training.phases.0.steps=16"], out=run, resume=True, progress=False)
     assert not list(ck_dir.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("stop", ["signal", "second ctrl-c"])
+def test_after_an_interrupt_the_cli_ignores_more_ctrl_c_while_it_exits(tmp_path, monkeypatch, stop):
+    import signal
+
+    import sciflow.api as api
+    from sciflow.cli import main
+    from sciflow.errors import Interrupted
+
+    def interrupted(*a, **k):
+        raise Interrupted("SIGINT: stopped at step 3 of 12", signal.SIGINT, 3) if stop == "signal" else KeyboardInterrupt
+
+    monkeypatch.setattr(api, "train", interrupted)
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        assert main(["train", str(tmp_path / "s.yaml"), "--quiet"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
