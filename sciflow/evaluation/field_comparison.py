@@ -12,7 +12,10 @@ Three steps, each usable alone (case evaluators and exporters build on them):
    mean for a field defined up to a constant, such as the pressure; left out where the reference
    field is zero, e.g. v of a parallel flow) and ``<f>_max_error = max |f − f_ref|``.
 3. :func:`field_figures`: prediction | reference | error per field, axes and colour bars labelled
-   with the inputs and the fields' units (grids: the last time slice of a transient field).
+   with the inputs and the fields' units (grids: the last time slice of a transient field); colour
+   scales robust to singular points: prediction and reference over the 0.5-99.5th percentiles of the
+   reference, |error| over 0 … its 99th percentile (larger values in the top colour); the problem's
+   singular points circled.
 """
 
 from __future__ import annotations
@@ -154,11 +157,13 @@ def field_metrics(c: FieldComparison) -> dict[str, float]:
     return out
 
 
-def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, Path]:
-    """One PNG ``field_comparison.png``: rows fields, columns prediction | reference | |error|."""
+def field_figures(c: FieldComparison, out: Path, title: str = "", singular=(), radius: float = 0.1) -> dict[str, Path]:
+    """One PNG ``field_comparison.png``: rows fields, columns prediction | reference | |error| (module docstring);
+    ``singular``: points (first two inputs) circled with ``radius`` on 2D maps."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
     names = c.fields
@@ -176,9 +181,12 @@ def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, P
         if c.gridded and len(c.dims) > 2:
             p, r = p.reshape((-1,) + p.shape[-2:])[-1], r.reshape((-1,) + r.shape[-2:])[-1]
         lo, hi = np.nanpercentile(r, [0.5, 99.5])
-        for j, (data, label) in enumerate(((p, "prediction"), (r, "reference"), (np.abs(p - r), "|error|"))):
+        err = np.abs(p - r)
+        top = float(np.nanpercentile(err, 99)) if np.isfinite(err).any() else 0.0
+        for j, (data, label) in enumerate(((p, "prediction"), (r, "reference"), (err, "|error|"))):
             ax = axes[i, j]
-            kw = {"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else {"cmap": "magma"}
+            kw = ({"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else
+                  {"cmap": "magma", "vmin": 0.0, "vmax": top if top > 0 else None})
             if c.gridded and ydim is not None:
                 im = ax.pcolormesh(c.coords[xdim], c.coords[ydim], data, shading="auto", **kw)
             elif c.gridded:
@@ -194,7 +202,12 @@ def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, P
                 ax.set_ylabel(ydim)
             ax.set_title(f"{f} [{c.units[f]}]: {label}", fontsize=9)
             if im is not None:
-                fig.colorbar(im, ax=ax, shrink=0.8, label=f"{f} [{c.units[f]}]")
+                over = j == 2 and top > 0 and np.nanmax(data) > top
+                fig.colorbar(im, ax=ax, shrink=0.8, extend="max" if over else "neither",
+                             label=f"{f} [{c.units[f]}]" + (" (99th pct.)" if j == 2 else ""))
+                for k, (cx, cy) in enumerate(singular):
+                    ax.add_patch(matplotlib.patches.Circle((cx, cy), radius, fill=False, ec="c", lw=1.0, ls="--",
+                                                           label="singular point" if k == 0 else None))
     fig.suptitle(f"{title} ({c.source}{'; ' + note if note else ''})")
     fig.tight_layout()
     path = Path(out) / "field_comparison.png"

@@ -153,6 +153,7 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     """
 
     evaluator = "cavity"
+    singular_points = ((0.0, 1.0), (1.0, 1.0))  # the lid corners: ∇u ∝ 1/r, p ∝ 1/r
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
                  corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0):
