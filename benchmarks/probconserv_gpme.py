@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,8 @@ def _seed_summary(seed_rows):
         base = {k: rs[0][k] for k in ("problem", "model", "protocol", "test_value", "train_steps", "batch_size",
                                       "training_functions", "seeds")}
         base["train_seconds"] = max(r["train_seconds"] for r in rs)
+        cpu = [r["train_cpu_seconds"] for r in rs if r.get("train_cpu_seconds") is not None]
+        base["train_cpu_seconds"] = max(cpu) if cpu else None
         for stat in ("median_of_seeds", "worst_of_seeds"):
             row = {**base, "statistic": stat, "seed": [r["seed"] for r in rs]}
             for k, worst in WORST.items():
@@ -146,7 +149,9 @@ def main(argv=None):
                 print(f"== {name} {kind} seed {seed}: {'reused' if reused else 'trained'} {run.path} "
                       f"({time.time() - t0:.0f} s)", flush=True)
                 obj = spec.section("objective")
-                info = {"train_steps": run.step, "train_seconds": float(run.metrics()["elapsed_s"][-1]),
+                hist = run.metrics()
+                info = {"train_steps": run.step, "train_seconds": float(np.nanmax(hist["elapsed_s"])),
+                        "train_cpu_seconds": float(np.nanmax(hist["cpu_s"])) if "cpu_s" in hist else None,
                         "batch_size": int(obj.get("batch_size")), "training_functions": int(obj.get("functions", 0)),
                         "seeds": len(seeds), "seed": spec.seed, "statistic": "seed",
                         "run": str(Path(run.path).relative_to(ROOT)) if Path(run.path).is_relative_to(ROOT)
@@ -193,10 +198,16 @@ def _markdown(rows, meta) -> str:
         r0 = pr[0]
         info = meta["problems"].get(name, {})
         seeds = info.get("seeds", [r0.get("seed")])
+        cpu = [r["train_cpu_seconds"] for r in pr if r.get("train_cpu_seconds") is not None]
+        cpu_text = (f" ({max(cpu):.0f} s of CPU time: the rest of the wall time is the other processes' share "
+                    "of the core)") if cpu else ""
+        load = info.get("load_average_at_evaluation")
         out += [f"## {name}", "",
                 f"Budget: {r0['train_steps']} steps × {r0['batch_size']} functions from a set of "
                 f"{r0['training_functions']}, at most {max(r['train_seconds'] for r in pr):.0f} s of training per "
-                f"seed on one thread of a shared machine; seeds {seeds}; config {info.get('config')}.", ""]
+                f"seed{cpu_text} on one thread of a shared machine"
+                + (f" (load average {load[0]:.1f} at evaluation)" if load else "")
+                + f"; seeds {seeds}; config {info.get('config')}.", ""]
         paper = [r for r in pr if r["protocol"] == "paper"]
         if len(seeds) > 1:
             for stat in ("median_of_seeds", "worst_of_seeds"):

@@ -12,12 +12,22 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   streamwise velocity U(y) = ⟨u⟩_{x,z,t} (U⁺ in wall units) and rms u'_i(y) = ⟨(u_i − ⟨u_i⟩)²⟩^{1/2};
   ``U_plus_max_rel_err`` = max_y |Û − U| / max_y U, ``rms_max_rel_err`` = max over i, y of
   |û'_i − u'_i| / max_y u'_i (errors folded onto both channel halves);
+* forecasts of the test trajectories over their recorded length (the first ``t_in`` states in, every later
+  snapshot out, autoregressively, physical units): for each velocity component f ∈ {u, v, w} the metrics of
+  :mod:`sciflow.evaluation.metrics` over the first ``problem.horizon`` forecast states (``<f>_rel_l2``,
+  ``<f>_nrmse``, ``<f>_vrmse``, ``<f>_rmse``, ``<f>_brmse``, ``<f>_crmse``, ``<f>_frmse_low|mid|high``,
+  ``<f>_max_error``; Fourier shells on the index grid with lengths (l_x, 2, l_z), as PDEBench does on any grid)
+  and per forecast state ``<f>_<metric>_vs_time`` at ``forecast_times``; the forecasts, the filtered DNS and
+  their difference go to ``prediction.nc`` (u, v, w ``(sample, t, z, y, x)``) and ``prediction.xdmf``
+  (the first test trajectory, hexahedra on the coarse grid, every snapshot) (:mod:`sciflow.evaluation.export`);
 * ``seconds_per_time_unit``: wall time of the model per h/u_τ of simulated time and per trajectory (all
   test trajectories rolled out as one batch, no grad), against ``les_seconds_per_time_unit`` of the sciflow
   LES solver (Smagorinsky) on the same device and the same resolved scales
   (:func:`sciflow.evaluation.channel_les_rollout.les_solver_for`) at the step ``evaluation.les_dt``
   (default 0.005 h/u_τ, the largest stable step of the LES on this grid; see
-  :data:`sciflow.evaluation.channel_les_rollout.LES_DT`);
+  :data:`sciflow.evaluation.channel_les_rollout.LES_DT`); a user's file whose y points are not the faces of
+  the solver's tanh grid has no LES on the same grid: ``les_comparison`` then says why and the two LES
+  numbers are left out;
 * with ``evaluation.constraints: [no_slip, plane_mean_v, bulk_flow]`` (any subset) every predicted state, one
   step and rollout, goes through the rollout constraint layer (:mod:`sciflow.models.state_projection`);
   ``constraints`` records the list (or "none") and ``constraint_residual_<name>`` the largest relative
@@ -131,10 +141,73 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
          **{f"constraint_residual_{k}": v for k, v in residuals.items()}}
     if acc.n:
         m.update(profile_errors(acc, ref))
-    m["les_seconds_per_time_unit"] = les_seconds_per_time_unit(ds, str(param.device), les_dt)
-    m["speedup_vs_les"] = m["les_seconds_per_time_unit"] / m["seconds_per_time_unit"]
+    from sciflow.errors import SciflowError
+
+    try:
+        m["les_seconds_per_time_unit"] = les_seconds_per_time_unit(ds, str(param.device), les_dt)
+        m["speedup_vs_les"] = m["les_seconds_per_time_unit"] / m["seconds_per_time_unit"]
+    except SciflowError as exc:  # a user's grid the LES solver cannot be put on
+        m["les_comparison"] = f"not made: {exc}"
     m["y"] = np.asarray(ds["y"].values).tolist()
     return m
+
+
+def forecast_test(run, constraints=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forecasts of every test trajectory over its recorded length: (pred, truth) (S, F, X, Y, Z, 3) physical
+    (float64) and the forecast times (F,), from the first ``t_in`` states, each state through the rollout
+    constraint layer when ``constraints`` names quantities."""
+    from sciflow.models.state_projection import state_projection
+    from sciflow.training.unroll import rollout
+
+    problem, model = run.problem, run.model
+    param = next(model.parameters())
+    ds = problem.reference(progress=False)
+    frames = ds.sizes["t"] - problem.t_in
+    test = problem.dataset("test", t_out=frames, stride=None)
+    project = state_projection(problem, test, constraints)
+    x = torch.stack([test[i][0] for i in range(len(test))]).to(param.device, param.dtype)
+    with torch.no_grad():
+        p = rollout(model, x, frames, project=project)
+    pred = test.denormalise(p.double().cpu()).numpy()
+    # the truth as stored (not through the float32 normalised copy of the windows)
+    later = ds.isel(trajectory=test.indices, t=slice(problem.t_in, None))
+    truth = np.stack([np.asarray(later[v].transpose("trajectory", "t", "x", "y", "z").values, dtype=np.float64)
+                      for v in ("u", "v", "w")], axis=-1)
+    return pred, truth, np.asarray(ds["t"].values, dtype=np.float64)[problem.t_in:]
+
+
+def forecast_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, horizon: int, grid: dict) -> dict:
+    """The metrics of :mod:`sciflow.evaluation.metrics` per component of forecasts (S, F, X, Y, Z, 3): scalars
+    over the first ``horizon`` states, series ``<f>_<metric>_vs_time`` over all (module docstring)."""
+    from sciflow.evaluation import metrics as M
+
+    lengths = (grid["lx"], 2.0, grid["lz"])
+    h = max(1, min(int(horizon), pred.shape[1]))
+    out = {"forecast_times": [float(t) for t in times], "forecast_horizon": h}
+    for c, f in enumerate(("u", "v", "w")):
+        p, r = pred[..., c], truth[..., c]
+        out.update(M.field_metrics(p[:, :h], r[:, :h], f, n_space=3, lengths=lengths))
+        out.update({f"{f}_{k}": v for k, v in M.rollout_series(p, r, n_space=3, lengths=lengths).items()})
+    return out
+
+
+def export_forecasts(run, out: Path, pred: np.ndarray, truth: np.ndarray, times: np.ndarray) -> dict:
+    """``prediction.nc`` and ``prediction.xdmf`` of forecasts (S, F, X, Y, Z, 3) (:mod:`sciflow.evaluation.export`)."""
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    ds = run.problem.reference(progress=False)
+    cf = (0, 1, 4, 3, 2)  # (S, F, X, Y, Z) → (sample, t, z, y, x)
+    names = ("u", "v", "w")
+    return write_prediction(out, prediction_dataset(
+        {f: pred[..., c].transpose(cf) for c, f in enumerate(names)},
+        {f: truth[..., c].transpose(cf) for c, f in enumerate(names)},
+        {"sample": np.arange(pred.shape[0]), "t": times,
+         **{a: np.asarray(ds[a].values, dtype=np.float64) for a in ("z", "y", "x")}},
+        ("sample", "t", "z", "y", "x"),
+        {"case": f"{run.problem.name} test-split forecasts", "solver": f"sciflow model {run.spec.model.name}",
+         "forecast": f"autoregressive from the first {run.problem.t_in} states of each test trajectory",
+         "nondimensionalisation": "wall units: lengths h, velocity u_tau, time h/u_tau"},
+        {f.name: f.units for f in run.problem.fields}))
 
 
 @register_evaluator("channel")
@@ -147,6 +220,9 @@ def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     m = evaluate_channel_run(run, int(cfg.get("rollout_steps", 100)), int(cfg.get("stats_skip", 0)),
                              float(cfg.get("les_dt", LES_DT)), progress, cfg.get("constraints"))
     m.update(checkpoint=selected, parameters=real_parameter_count(run.model))
+    pred, truth, times = forecast_test(run, cfg.get("constraints"))
+    m.update(forecast_metrics(pred, truth, times, run.problem.horizon, run.problem.grid()))
+    export_forecasts(run, out, pred, truth, times)
     figs = {}
     if "U_pred" in m:
         figs["Mean velocity and rms profiles: rollout vs filtered DNS"] = _profiles_figure(m, out / "channel_profiles.png",

@@ -3,7 +3,8 @@
 ``write_prediction(out, pred, ref, coords, dims)`` writes, under the evaluation directory,
 
 * ``prediction.nc`` (schema of :mod:`sciflow.data.schema`, CF): for every field f the model's
-  prediction ``f``, the reference ``f_reference`` and ``f_error = f − f_reference``;
+  prediction ``f``, the reference ``f_reference`` and ``f_error = f − f_reference``, nondimensional
+  (CF ``units = "1"``; attr ``scale`` names the problem's scale, e.g. ``U`` or ``rho U^2``);
 * ``prediction.vtu`` for steady fields (point data on the reference grid, as lines, quads or
   hexahedra for 1, 2 or 3 space dims, or on scattered reference points, as vertices) or
   ``prediction.xdmf`` for a time series (one trajectory, every frame; XML data inline, so the file
@@ -32,10 +33,14 @@ def prediction_dataset(pred: dict, ref: dict, coords: dict, dims: tuple[str, ...
     for name, p in pred.items():
         p = np.asarray(p, dtype=np.float64)
         r = np.asarray(ref[name], dtype=np.float64)
-        u = units.get(name, "1")
-        data[name] = (dims, p, {"long_name": f"{name} predicted by the model", "units": u})
-        data[f"{name}_reference"] = (dims, r, {"long_name": f"{name} of the reference", "units": u})
-        data[f"{name}_error"] = (dims, p - r, {"long_name": f"{name} prediction minus reference", "units": u})
+        scale = units.get(name, "1")
+        # the fields are nondimensional: CF units "1", the scale they are measured in (U, rho U^2, u_τ, ...) beside it
+        extra = {} if scale == "1" else {"scale": scale}
+        tail = "" if scale == "1" else f", in units of {scale}"
+        data[name] = (dims, p, {"long_name": f"{name} predicted by the model{tail}", "units": "1", **extra})
+        data[f"{name}_reference"] = (dims, r, {"long_name": f"{name} of the reference{tail}", "units": "1", **extra})
+        data[f"{name}_error"] = (dims, p - r, {"long_name": f"{name} prediction minus reference{tail}", "units": "1",
+                                               **extra})
     crd = {}
     for k, v in coords.items():
         crd[k] = v if isinstance(v, tuple) else ((k,), np.asarray(v))

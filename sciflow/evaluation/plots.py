@@ -67,7 +67,7 @@ def loss_history(metrics: dict, path) -> Path:
     """Total loss, each logged term and the validation metrics (dashed) against the step (log scale),
     with the optimiser phase switches (e.g. Adam → L-BFGS) marked by vertical lines."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    skip = {"step", "phase", "lr", "elapsed_s"}
+    skip = {"step", "phase", "lr", "elapsed_s", "cpu_s"}
     step = metrics["step"]
     for k, v in metrics.items():
         if k in skip:

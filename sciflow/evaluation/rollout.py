@@ -81,17 +81,18 @@ def forecast_test(run, batch: int = 16, constraints=None) -> tuple[np.ndarray, n
     project = state_projection(problem, test, constraints)
     model = run.model
     param = next(model.parameters())
-    preds, truths = [], []
+    preds = []
     with torch.no_grad():
         for lo in range(0, len(test), batch):
             items = [test[i] for i in range(lo, min(lo + batch, len(test)))]
             x = torch.stack([a for a, _ in items]).to(param.device, param.dtype)
-            y = torch.stack([b for _, b in items])
             p = rollout(model, x, frames, project=project)
             preds.append(test.denormalise(p.double().cpu()).numpy())
-            truths.append(test.denormalise(y).double().numpy())
     times = np.asarray(ds["t"].values)[problem.t_in:]
-    return np.concatenate(preds), np.concatenate(truths), times
+    # the truth as stored (not through the float32 normalised copy of the windows)
+    later = ds["vorticity"].isel(sample=test.indices, t=slice(problem.t_in, None))
+    truth = np.asarray(later.transpose("sample", "t", "x", "y").values, dtype=np.float64)
+    return np.concatenate(preds), truth, times
 
 
 def constraint_residuals(problem, pred: np.ndarray, constraints) -> dict:

@@ -5,7 +5,8 @@ Incompressible Navier-Stokes between walls y = ±1 at constant pressure gradient
 
     ∂_t u + (u·∇)u = −∇p + ν Δu + e_x,   ∇·u = 0,   u = 0 at y = ±1.
 
-Trajectories come from the ``channel_filtered_dns`` recipe (:mod:`sciflow.cfd.channel_dataset`):
+Trajectories come from the ``channel_filtered_dns`` recipe (:mod:`sciflow.cfd.channel_dataset`) or from a
+user's file (``dataset: {path: my.nc}``, :func:`channel_trajectory_file`):
 ``u, v, w (trajectory, t, z, y, x)`` in the file (CF order, read as ``(trajectory, t, x, y, z)``) filtered onto a coarse LES grid (y non-uniform, walls
 included) with a ``split`` label per trajectory and the train-split statistics ``norm_mean,
 norm_std (channel)``.  The learning task is the LES-step operator
@@ -48,7 +49,8 @@ class TurbulentChannel(Problem):
     """Operator learning on filtered-DNS channel trajectories.
 
     Args:
-        dataset: recipe in ``datasets/`` (``channel_retau180_cpu`` → ``datasets/channel_retau180_cpu.yaml``).
+        dataset: recipe in ``datasets/`` (``channel_retau180_cpu`` → ``datasets/channel_retau180_cpu.yaml``), or a
+            user's trajectory file ``{path: my.nc, variables: {u: U_x, ...}}`` (see :func:`channel_trajectory_file`).
         params: overrides of the recipe's params (tiny data: ``{spinup: 0.1, n_snapshots: 4, gap: 0,
             nx: 16, ny: 24, nz: 16, coarse: [8, 13, 8]}``); the file name then carries a hash of them.
         t_in: input states of the operator (1: ū(t) ↦ ū(t + Δt)).
@@ -57,23 +59,32 @@ class TurbulentChannel(Problem):
 
     evaluator = "channel"
 
-    def __init__(self, dataset: str = "channel_retau180_cpu", params: dict | None = None, t_in: int = 1,
+    def __init__(self, dataset: str | dict = "channel_retau180_cpu", params: dict | None = None, t_in: int = 1,
                  horizon: int = 5):
-        from sciflow.problems.reference_data import recipe_dataset_file
+        self._ds = self._file = None
+        if isinstance(dataset, dict):
+            if params:
+                raise SciflowError("problem.params: recipe overrides apply to a recipe dataset, not to dataset.path")
+            self._file = channel_trajectory_file(dataset)
+            self.recipe_params, self.filename = None, dataset["path"]
+            self.dataset_name = dataset["path"]
+            n_frames, re_tau = self._file.sizes["t"], float(self._file.attrs["re_tau_nominal"])
+        else:
+            from sciflow.problems.reference_data import recipe_dataset_file
 
-        self.recipe_params, self.filename = recipe_dataset_file(dataset, "channel_filtered_dns", params)
-        self.dataset_name = dataset
-        n_frames = int(self.recipe_params.get("n_snapshots", 20))
+            self.recipe_params, self.filename = recipe_dataset_file(dataset, "channel_filtered_dns", params)
+            self.dataset_name = dataset
+            n_frames, re_tau = int(self.recipe_params.get("n_snapshots", 20)), float(self.recipe_params["re_tau"])
         if t_in < 1 or t_in + 1 > n_frames:
-            raise SciflowError(f"problem (channel): t_in={t_in} needs t_in + 1 <= the {n_frames} snapshots of '{dataset}'")
+            raise SciflowError(f"problem (channel): t_in={t_in} needs t_in + 1 <= the {n_frames} snapshots of "
+                               f"'{self.dataset_name}'")
         self.t_in, self.horizon = int(t_in), max(1, min(int(horizon), n_frames - int(t_in)))
         super().__init__(inputs=("x", "y", "z", "t"),
                          fields=(Field("u", "u_τ", "streamwise velocity (filtered)"),
                                  Field("v", "u_τ", "wall-normal velocity (filtered)"),
                                  Field("w", "u_τ", "spanwise velocity (filtered)")),
-                         params={"re_tau": float(self.recipe_params["re_tau"]), "dataset": dataset},
+                         params={"re_tau": re_tau, "dataset": self.dataset_name},
                          scales={"L": "h", "U": "u_τ", "T": "h/u_τ"})
-        self._ds = None
 
     # ------------------------------------------------------------------ data
     def reference(self, progress: bool = True):
@@ -81,7 +92,8 @@ class TurbulentChannel(Problem):
         if self._ds is None:
             from sciflow.problems.reference_data import cached_recipe
 
-            ds = cached_recipe("channel_filtered_dns", self.recipe_params, self.filename, progress=progress)
+            ds = (self._file if self._file is not None else
+                  cached_recipe("channel_filtered_dns", self.recipe_params, self.filename, progress=progress))
             missing = [v for v in (*VARIABLES, "split", "norm_mean", "norm_std") if v not in ds.variables]
             if missing:
                 raise SciflowError(f"{self.filename}: channel dataset lacks variable(s) {missing}")
@@ -191,3 +203,59 @@ class TurbulentChannel(Problem):
 
         return TrajectoryWindows(self.reference(progress=False), VARIABLES, split=split, t_in=self.t_in, t_out=t_out,
                                  stride=stride, t_start=t_start, layout="time_first", stats=self.stats())
+
+
+def channel_trajectory_file(spec: dict):
+    """A user's trajectory file for ``channel``, checked and completed as the recipe's files are.
+
+    Needs ``u, v, w (sample|trajectory, t, z, y, x)`` in wall units (u_τ, h, h/u_τ) with ``split``, a y
+    coordinate running from wall to wall (y = −1 … 1, walls included, increasing), x and z uniform and
+    periodic, uniform snapshot times, and Re_τ as a global attribute ``re_tau`` (plain or in the
+    ``parameters`` JSON). Completed where the file lacks them: the sample dim is named ``trajectory``;
+    ``box = [lx, 2, lz]`` with lx = n_x Δx, lz = n_z Δz; ``dt_snapshot`` = Δt; ``re_tau_nominal`` (the Re_τ the
+    problem records) = re_tau;
+    ``norm_mean, norm_std (channel)`` over the train split (float64). Any departure raises one
+    :class:`SciflowError` naming the file and what is missing."""
+    from sciflow.data.io import read_dataset
+    from sciflow.data.loaders import normalisation_stats
+    from sciflow.data.reference_file import parse_file_spec, stored_parameters
+    from sciflow.data.schema import check_dataset, rename_variables
+
+    spec = parse_file_spec(spec, "problem.dataset")
+    where = f"problem.dataset.path {spec['path']}"
+    ds = rename_variables(read_dataset(spec["path"]), spec["variables"], where)
+    layout = check_dataset(ds, VARIABLES, where, trajectories=True, spatial=3)
+    if layout.kind != "grid" or set(layout.spatial_dims) != {"x", "y", "z"}:
+        raise SciflowError(f"{where}: channel needs u, v, w on an (x, y, z) grid, got dims {ds['u'].dims}")
+    if layout.sample_dim != "trajectory":
+        ds = ds.rename({layout.sample_dim: "trajectory"})
+    y = np.asarray(ds["y"].values, dtype=np.float64)
+    if not (np.all(np.diff(y) > 0) and abs(y[0] + 1) < 1e-6 and abs(y[-1] - 1) < 1e-6):
+        raise SciflowError(f"{where}: coordinate y must increase from wall to wall, y = -1 … 1 (walls included, "
+                           f"lengths in h); got {y[0]:g} … {y[-1]:g}")
+
+    def spacing(name: str) -> float:
+        a = np.asarray(ds[name].values, dtype=np.float64)
+        d = np.diff(a)
+        if len(a) < 2 or not np.allclose(d, d[0], rtol=1e-6, atol=0.0) or not d[0] > 0:
+            raise SciflowError(f"{where}: coordinate {name} must be uniform and increasing (channel: periodic x, z "
+                               "and snapshots equally spaced in t)")
+        return float(d[0])
+
+    dx, dz, dt = spacing("x"), spacing("z"), spacing("t")
+    params = stored_parameters(ds)
+    re_tau = ds.attrs.get("re_tau", params.get("re_tau"))
+    if not isinstance(re_tau, (int, float, np.number)) or isinstance(re_tau, bool):
+        raise SciflowError(f"{where}: the file does not state Re_τ; add the global attribute re_tau (the data are "
+                           "in wall units: u_τ = 1, h = 1, ν = 1/re_tau)")
+    ds.attrs.setdefault("re_tau", float(re_tau))
+    ds.attrs.setdefault("re_tau_nominal", float(re_tau))
+    for k, v in (("box", [ds.sizes["x"] * dx, 2.0, ds.sizes["z"] * dz]), ("dt_snapshot", dt)):
+        if k in ds.attrs and not np.allclose(np.asarray(ds.attrs[k], dtype=np.float64), v, rtol=1e-6):
+            raise SciflowError(f"{where}: attribute {k} = {ds.attrs[k]} contradicts the coordinates ({v})")
+        ds.attrs[k] = v
+    if "norm_mean" not in ds.variables or "norm_std" not in ds.variables:
+        stats = normalisation_stats(ds, VARIABLES, "trajectory", "train", where)
+        ds["norm_mean"] = ("channel", np.array([stats[v][0] for v in VARIABLES]))
+        ds["norm_std"] = ("channel", np.array([stats[v][1] for v in VARIABLES]))
+    return ds

@@ -1,4 +1,5 @@
-"""``metrics.csv``: one row per logged step (``step, phase, lr, loss, <terms>..., elapsed_s``).
+"""``metrics.csv``: one row per logged step (``step, phase, lr, loss, <terms>..., elapsed_s, cpu_s``: wall and
+process CPU seconds spent in training steps).
 
 Read tolerantly where a crash can leave a mark (a blank line, a last row cut mid-line: missing
 cells read as NaN) and strictly elsewhere: a cell that is not a number is one error naming the

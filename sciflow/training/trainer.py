@@ -53,7 +53,8 @@ class Trainer:
         self.progress = progress and rank == 0
         self.step = 0
         self.best = math.inf
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # wall seconds spent in training steps
+        self.cpu_elapsed = 0.0  # CPU seconds of the process in those steps (load-independent on a shared machine)
         self._stop = False
         self._signum = None
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -80,7 +81,7 @@ class Trainer:
             "step": self.step, "phase": phase_idx, "model": inner.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
             "rng": rng_state(self.generator), "objective": self.objective.state_dict(),
-            "best": self.best, "elapsed": self.elapsed, "spec": self.spec.to_dict(),
+            "best": self.best, "elapsed": self.elapsed, "cpu_elapsed": self.cpu_elapsed, "spec": self.spec.to_dict(),
         }
 
     def save(self, phase_idx, optimizer, name="last.pt"):
@@ -112,6 +113,7 @@ class Trainer:
         ck = load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device)
         unwrap(self.model).load_state_dict(ck["model"])
         self.step, self.best, self.elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
+        self.cpu_elapsed = ck.get("cpu_elapsed", 0.0)
         self.objective.load_state_dict(ck["objective"])
         set_rng_state(ck["rng"], self.generator)
         self._truncate_metrics(self.step)
@@ -132,7 +134,8 @@ class Trainer:
         if self.rank != 0:
             return
         row = {"step": self.step, "phase": phase_idx, "lr": lr, "loss": float(total),
-               **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(self.elapsed, 3)}
+               **{k: float(v) for k, v in terms.items()}, "elapsed_s": round(self.elapsed, 3),
+               "cpu_s": round(self.cpu_elapsed, 3)}
         new = not self.metrics_path.exists() or self.metrics_path.stat().st_size == 0
         if not new:
             with open(self.metrics_path) as f:
@@ -243,9 +246,10 @@ class Trainer:
                         for g in optimizer.param_groups:  # the spec's lr wins (it may be lowered on resume)
                             g["lr"] = phase.lr
                     ck, opt_phase = None, idx
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 total, terms, lr = self._train_step(optimizer, phase, k)
                 self.elapsed += time.perf_counter() - t0
+                self.cpu_elapsed += time.process_time() - c0
                 self.step += 1
                 if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
                     self._log(idx, lr, total, terms)

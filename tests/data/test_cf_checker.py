@@ -1,4 +1,5 @@
-"""The CF checker (cfchecker, CF-1.8) on one dataset of each kind: gridded, trajectories, scattered points.
+"""The CF checker (cfchecker, CF-1.8) on one dataset of each kind: gridded, trajectories, scattered points, and
+the prediction files `evaluate` writes (forecasts on a 3D grid, a steady field at scattered points).
 
 cfchecker needs the udunits2 C library and reads its tables from the web; the minimal local tables
 in ``cf_tables/`` stand in for them (sciflow uses no standard names). cfchecker comes with the
@@ -49,6 +50,24 @@ def test_cf_checker_reports_no_errors(tmp_path):
     meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2], [0, 2, 3]]))],
                 point_data={"U": 2 * pts, "p": pts[:, 0]}).write(tmp_path / "m.vtu")
     files.append(import_file("vtk", tmp_path / "m.vtu", tmp_path / "points.nc"))
+    files += _prediction_files(tmp_path)
     for f in files:
         report = _cf_errors(f)
         assert "ERRORS detected: 0" in report and "WARNINGS given: 0" in report, f"{f.name}:\n{report}"
+
+
+def _prediction_files(tmp_path):
+    """prediction.nc as the channel evaluator writes it (sample, t, z, y, x) and as a scattered-point comparison does."""
+    from sciflow.evaluation.export import prediction_dataset, write_prediction
+
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 4, 5, 6)
+    grid = prediction_dataset({"u": rng.standard_normal(shape)}, {"u": rng.standard_normal(shape)},
+                              {"sample": np.arange(2), "t": [0.2, 0.4, 0.6], "z": np.arange(4) * 0.4,
+                               "y": np.linspace(-1, 1, 5), "x": np.arange(6) * 0.5}, ("sample", "t", "z", "y", "x"),
+                              {"case": "forecasts"}, {"u": "u_τ"})
+    scattered = prediction_dataset({"p": rng.standard_normal(7)}, {"p": rng.standard_normal(7)},
+                                   {"x": (("point",), rng.random(7)), "y": (("point",), rng.random(7))}, ("point",),
+                                   {"case": "steady"}, {"p": "rho U^2"})
+    return [write_prediction(tmp_path / "forecast", grid)["netcdf"],
+            write_prediction(tmp_path / "steady", scattered)["netcdf"]]

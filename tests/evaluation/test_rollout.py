@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from sciflow.cfd.energy_spectrum2d import energy_spectrum
 from sciflow.evaluation.rollout import rollout_metrics
@@ -77,6 +78,32 @@ def test_evaluate_run_writes_rollout_metrics(tmp_path):
         assert (run / "evaluation" / png).stat().st_size > 1000
     assert "test_rel_l2" in (run / "evaluation" / "report.md").read_text()
     assert saved["constraints"] == "none" and saved["constraint_residual_zero_mean_vorticity"] > 0
+    # the forecasts next to the stored test trajectories: netCDF (xarray and netCDF-C) and an XDMF time series
+    meshio = pytest.importorskip("meshio")
+    netCDF4 = pytest.importorskip("netCDF4")
+
+    from sciflow.api import build
+    from sciflow.data.io import read_dataset
+
+    data = build(spec)[0].reference(progress=False)  # (sample, t, x, y)
+    test = np.flatnonzero(np.asarray(data["split"].values).astype(str) == "test")
+    pred = read_dataset(run / "evaluation" / "prediction.nc")
+    assert pred["vorticity"].dims == ("sample", "t", "y", "x") and pred.sizes["t"] == 5
+    want = data["vorticity"].isel(sample=test, t=slice(2, None)).transpose("sample", "t", "y", "x").values.astype(float)
+    np.testing.assert_array_equal(pred["vorticity_reference"].values, want)
+    np.testing.assert_array_equal(pred["vorticity_error"].values, pred["vorticity"].values - want)
+    with netCDF4.Dataset(run / "evaluation" / "prediction.nc") as nc:
+        assert nc["vorticity"].dimensions == ("sample", "t", "y", "x")
+    e = pred["vorticity_error"].values
+    assert saved["nrmse_vs_time"][0] == pytest.approx(np.mean([np.linalg.norm(e[s, 0]) / np.linalg.norm(want[s, 0])
+                                                               for s in range(2)]), rel=1e-12)
+    with meshio.xdmf.TimeSeriesReader(str(run / "evaluation" / "prediction.xdmf")) as r:
+        points, cells = r.read_points_cells()
+        assert r.num_steps == 5 and cells[0].type == "quad"
+        t, point_data, _ = r.read_data(3)
+    assert t == pytest.approx(float(pred["t"][3]))
+    for name in ("vorticity", "vorticity_reference", "vorticity_error"):
+        np.testing.assert_array_equal(point_data[name], pred[name].isel(sample=0, t=3).values.ravel())
 
 
 def test_forecasts_through_the_constraint_layer_have_zero_mean_vorticity(tmp_path):

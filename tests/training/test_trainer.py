@@ -42,6 +42,26 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, stop):
         assert got[step] == ref[step], (step, got[step], ref[step])
 
 
+def test_step_clocks_wall_and_cpu_seconds_across_a_resume(tmp_path):
+    """metrics.csv logs the wall (elapsed_s) and process CPU (cpu_s) seconds of the training steps:
+    both grow step by step, on one thread CPU time does not exceed wall time, and a resumed run
+    continues both clocks from its checkpoint instead of restarting them at zero."""
+    spec = spec_from_dict({**SPEC, "threads": 1})
+    d = tmp_path / "run"
+    train(spec, out=d, progress=False, stop_after=12)
+    ck = torch.load(d / "checkpoints" / "last.pt", weights_only=False)
+    assert 0 < ck["cpu_elapsed"] and 0 < ck["elapsed"]
+    train(spec, out=d, resume=True, progress=False)
+    with open(d / "metrics.csv") as f:
+        rows = [(int(r["step"]), float(r["elapsed_s"]), float(r["cpu_s"])) for r in csv.DictReader(f)]
+    assert [s for s, _, _ in rows] == list(range(1, 27))
+    for (_, w0, c0), (_, w1, c1) in zip(rows, rows[1:]):
+        assert w1 >= w0 and c1 >= c0
+    assert rows[12][2] >= ck["cpu_elapsed"] and rows[12][1] >= ck["elapsed"]
+    for _, wall, cpu in rows:
+        assert cpu <= wall + 0.05, (wall, cpu)
+
+
 def test_nan_loss_names_step_and_term(tmp_path):
     # in float32, ν = 1/Re = 1e200 overflows: the momentum residuals become non-finite at the first step
     spec = spec_from_dict(SPEC, overrides={"problem.Re": 1e-200, "dtype": "float32"})
