@@ -104,10 +104,24 @@ def save_checkpoint(path: str | Path, payload: dict, keep_previous: bool = True)
         if keep_previous and path.exists():
             _keep_as_previous(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, KeyboardInterrupt) and _interrupted(exc):
+            # torch's zip writer, closed while a Ctrl-C unwinds it, raises its own error over the interrupt
+            raise KeyboardInterrupt from exc
         raise
     _fsync_directory(path.parent)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """True when ``exc`` was raised while a KeyboardInterrupt was being handled."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def _temporary_beside(path: Path) -> str:

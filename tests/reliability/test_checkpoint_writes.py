@@ -35,17 +35,29 @@ def _torn_torch_save(obj, f, *a, **k):
     raise KeyboardInterrupt
 
 
+def _interrupt_masked_by_the_zip_writer(obj, f, *a, **k):
+    """What torch.save does when Ctrl-C arrives inside it: closing its zip writer raises over the interrupt."""
+    try:
+        f.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+    finally:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 94016 vs 93904")
+
+
 def _no_hard_links(src, dst):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("fail", ["during the write", "while keeping the previous", "at the final rename"])
+@pytest.mark.parametrize("fail", ["during the write", "inside torch's zip writer", "while keeping the previous",
+                                  "at the final rename"])
 def test_an_interrupted_save_leaves_the_old_last_pt_in_place(run, monkeypatch, fail):
     ck_dir = run / "checkpoints"
     before = (ck_dir / "last.pt").read_bytes()
     payload = _payload(ck_dir, 13)
     if fail == "during the write":
         monkeypatch.setattr(checkpoint.torch, "save", _torn_torch_save)
+    elif fail == "inside torch's zip writer":
+        monkeypatch.setattr(checkpoint.torch, "save", _interrupt_masked_by_the_zip_writer)
     elif fail == "while keeping the previous":
         monkeypatch.setattr(checkpoint.os, "link", _no_hard_links)
     else:
@@ -102,3 +114,23 @@ def test_a_killed_save_leaves_no_temporary_behind_after_the_next_start(run):
     (ck_dir / "last.pt.k2j3h4.tmp").write_bytes(b"half")  # what kill -9 during a save leaves
     train(run / "spec.yaml", ["training.phases.0.steps=16"], out=run, resume=True, progress=False)
     assert not list(ck_dir.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("stop", ["signal", "second ctrl-c"])
+def test_after_an_interrupt_the_cli_ignores_more_ctrl_c_while_it_exits(tmp_path, monkeypatch, stop):
+    import signal
+
+    import sciflow.api as api
+    from sciflow.cli import main
+    from sciflow.errors import Interrupted
+
+    def interrupted(*a, **k):
+        raise Interrupted("SIGINT: stopped at step 3 of 12", signal.SIGINT, 3) if stop == "signal" else KeyboardInterrupt
+
+    monkeypatch.setattr(api, "train", interrupted)
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        assert main(["train", str(tmp_path / "s.yaml"), "--quiet"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
