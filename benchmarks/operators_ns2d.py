@@ -90,6 +90,8 @@ def accuracy(args, workdir: Path) -> list[dict]:
                          "test_rel_l2": m["test_rel_l2"], "train_seconds": m["train_seconds"], "device": "cpu",
                          "final_rel_l2": m["final_rel_l2"], "decorrelation_time": m["decorrelation_time"],
                          "spectrum_error": m["spectrum_error"], "checkpoint": m["checkpoint"], "steps": args.steps,
+                         **{k: m.get(k) for k in ("spectrum_rollout_error", "enstrophy_rel_err", "energy_rel_err",
+                                                  "autocorrelation_time_true", "autocorrelation_time_pred")},
                          "objective": f"rollout {args.rollout_steps}" if args.rollout_steps else "one-step"})
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -198,7 +200,8 @@ def main():
     meta["machine"]["load_average_end"] = machine().get("load_average")
     md = ("# DyMixOp vs FNO vs IFNO, 2D NS ν = 1e-5 (CPU set), 10 → 10 autoregressive test forecast\n\n"
           + markdown_table(rows, ["model", "params", "dataset", "objective", "test_rel_l2", "final_rel_l2",
-                                  "decorrelation_time", "spectrum_error", "train_seconds", "steps", "device"])
+                                  "decorrelation_time", "spectrum_error", "spectrum_rollout_error", "enstrophy_rel_err",
+                                  "train_seconds", "steps", "device"])
           + f"\nThroughput (FNO, batch 16): sciflow {tp['sciflow_steps_per_s']:.2f} steps/s, neuralop Trainer "
             f"{tp['neuralop_steps_per_s']:.2f} steps/s, ratio {tp['ratio']:.2f}.\n")
     write_results("operators_ns2d", rows, meta, md)

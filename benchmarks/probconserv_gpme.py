@@ -101,7 +101,7 @@ def _rows_for(problem_name, problem, model_label_runs, args, fronts_path):
         front_density_figure(all_fronts, fronts_path,
                              f"{problem_name}: front position at t = {problem.t_of_interest:g} "
                              f"(density of {len(next(iter(all_fronts.values()))['draws'])} predictors' draws, "
-                             "first test function)")
+                             "first test function)", param_name=problem.param_name)
     return rows
 
 
@@ -119,7 +119,16 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help="training seeds for every problem (default: heat 0; pme, stefan 0 1 2)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="rewrite the .md from the .json/.meta.json (and probconserv_front_gap.json) without running")
     args = ap.parse_args(argv)
+    if args.markdown_only:
+        from sciflow.data.io import atomic_write_text
+
+        rows = json.loads((RESULTS / f"{NAME}.json").read_text())
+        meta = json.loads((RESULTS / f"{NAME}.meta.json").read_text())
+        atomic_write_text(RESULTS / f"{NAME}.md", _markdown(rows, meta))
+        return
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
 
@@ -178,6 +187,12 @@ def main(argv=None):
     print(_markdown(rows, meta))
 
 
+def _gap_reading(med):
+    from benchmarks.probconserv_front_gap import _reading
+
+    return _reading(med)
+
+
 def _fmt(v, se=None, digits=3):
     if v is None:
         return ""
@@ -208,6 +223,13 @@ def _markdown(rows, meta) -> str:
                 f"seed{cpu_text} on one thread of a shared machine"
                 + (f" (load average {load[0]:.1f} at evaluation)" if load else "")
                 + f"; seeds {seeds}; config {info.get('config')}.", ""]
+        per_seed = {r["seed"]: r for r in pr if r.get("statistic") == "seed" and r.get("train_cpu_seconds")}
+        if per_seed:
+            out += ["Training time per seed, wall / CPU seconds (CPU/wall: the share of a core the run got on the "
+                    "shared machine): " + ", ".join(
+                        f"seed {k}: {r['train_seconds']:.0f} / {r['train_cpu_seconds']:.0f} s "
+                        f"({r['train_cpu_seconds'] / r['train_seconds']:.0%})" for k, r in sorted(per_seed.items()))
+                    + ".", ""]
         paper = [r for r in pr if r["protocol"] == "paper"]
         if len(seeds) > 1:
             for stat in ("median_of_seeds", "worst_of_seeds"):
@@ -225,6 +247,19 @@ def _markdown(rows, meta) -> str:
         out += [f"Grid protocol ({grid[0].get('grid')} (t, x) grid, {grid[0].get('functions')} test functions, "
                 f"{grid[0].get('samples')} draws of z), per seed:", "",
                 markdown_table(grid, ["test_value", "seed"] + cols[1:])]
+    gap = RESULTS / "probconserv_front_gap.json"
+    if gap.exists():
+        med = [r for r in json.loads(gap.read_text()) if r.get("statistic") == "median_of_seeds"]
+        if med:
+            out += ["## Where the front error comes from", "",
+                    "benchmarks/probconserv_front_gap.py on the same runs and test functions (median over seeds "
+                    "of the means over the 50 functions; columns explained in probconserv_front_gap.md). "
+                    "Eq. (6) puts the ANP's mass defect back in proportion to w_i σ_i², so the share landing "
+                    "beyond the exact front (where u = 0) moves the level-0 front of every posterior draw.", "",
+                    markdown_table(med, ["problem", "test_value", "context_sensitivity", "defect",
+                                         "correction_beyond_front", "correction_near_front", "front_of_mean_anp",
+                                         "front_of_mean_probconserv", "error_anp_level0",
+                                         "error_probconserv_level0"]), "", *_gap_reading(med)]
     return "\n".join(out) + "\n"
 
 

@@ -1,19 +1,21 @@
 """Speed of sciflow's 2D pseudo-spectral Navier-Stokes step, next to jax-cfd measured in the same run.
 
 Problem timed (both codes): Kolmogorov-forced 2D NS in vorticity form, ν = 1e-3, 2/3 dealiasing,
-one trajectory (batch 1), grids 64² / 128² / 256², float32 and float64, torch on each of
-``--threads`` thread counts (default 2 and 1: on a busy 2-core machine two torch threads stall at
-every parallel region, so both are recorded).  sciflow: integrating-factor RK4 (4 right-hand sides per step), forcing kept in Fourier
-space.  jax-cfd (``jax_cfd.spectral``): ``NavierStokes2D`` with ``kolmogorov_forcing`` (k = 4) and
-``crank_nicolson_rk4`` (5 right-hand sides per step; its forcing is evaluated on the grid and
-transformed at every stage), jit-compiled ``repeated`` steps.  Timings of the two codes are
-interleaved (``--repeats`` rounds) and the median is reported; the load average is recorded.
+grids 64² / 128² / 256², float32 and float64, batches of 1 and 16 trajectories (``--batch``).
+sciflow: integrating-factor RK4 (4 right-hand sides per step), ``PseudoSpectralNS2D.advance``.
+jax-cfd (``jax_cfd.spectral``): ``NavierStokes2D`` with ``kolmogorov_forcing`` (k = 4) and
+``crank_nicolson_rk4`` (5 right-hand sides per step), jit-compiled ``repeated`` steps (``vmap``-ed
+over the batch).  One thread each: torch ``set_num_threads(1)``, XLA with
+``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``, and the whole process
+pinned to one core (``--core``, like ``taskset``).  The two codes are timed in interleaved rounds
+(``--repeats``); each row reports the median wall time and the median process CPU time per step
+(CPU time does not count waiting for a time slice on a loaded machine), their ratios, and the load.
 
 Also measured: the solve-resolution error of the FNO setting (``--accuracy``): the same GRF initial
 vorticity solved at 64², 128² and 256² with the recipe's adaptive CFL-0.5 step, compared on the
 64² output grid against the 256² run (relative L2 at the last snapshot).
 
-    python benchmarks/spectral2d_solver.py [--threads 2 1] [--repeats 3] [--accuracy]
+    python benchmarks/spectral2d_solver.py [--repeats 7] [--batch 1 16] [--core 0] [--accuracy]
 
 Writes benchmarks/results/spectral2d_solver.json and benchmarks/results/spectral2d_solver.md.
 """
@@ -32,6 +34,9 @@ from pathlib import Path
 
 import torch
 
+# one XLA thread, set before jax is imported (jax is imported lazily by JaxCfd)
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sciflow.cfd.random_fields import GaussianRandomField  # noqa: E402
 from sciflow.cfd.spectral2d import PseudoSpectralNS2D, fno_forcing, kolmogorov_forcing  # noqa: E402
@@ -42,27 +47,36 @@ NU, DT = 1e-3, 1e-3
 
 
 def steps_for(n: int) -> int:
-    return max(10, 5_000 // n)
+    return max(10, 10_000 // n)
 
 
-def time_sciflow(n: int, dtype, steps: int) -> float:
-    """Median-free single measurement: ms per step of ``steps`` IF-RK4 steps (after warm-up)."""
-    solver = PseudoSpectralNS2D(n, NU, forcing=kolmogorov_forcing(1.0, 4), dtype=dtype)
-    z = solver.to_state(GaussianRandomField(n).sample(1, torch.Generator().manual_seed(0)))
-    for _ in range(3):
-        z = solver.step(z, DT)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        z = solver.step(z, DT)
-    elapsed = time.perf_counter() - t0
-    assert bool(torch.isfinite(z).all())
-    return 1e3 * elapsed / steps
+def _clocks():
+    return time.perf_counter(), time.process_time()
+
+
+class Sciflow:
+    """sciflow's IF-RK4 on a batch of GRF vorticity fields, ``steps`` steps per timing."""
+
+    def __init__(self, n: int, dtype: str, steps: int, batch: int):
+        self.solver = PseudoSpectralNS2D(n, NU, forcing=kolmogorov_forcing(1.0, 4), dtype=getattr(torch, dtype))
+        w0 = GaussianRandomField(n).sample(batch, torch.Generator().manual_seed(0))
+        self.z = self.solver.to_state(w0.to(self.solver.dtype))
+        self.steps = steps
+        self.z = self.solver.advance(self.z, DT, 3)  # warm-up
+
+    def time(self) -> tuple[float, float]:
+        """(wall, CPU) ms per step."""
+        w0, c0 = _clocks()
+        out = self.solver.advance(self.z, DT, self.steps)
+        w1, c1 = _clocks()
+        assert bool(torch.isfinite(out).all())
+        return 1e3 * (w1 - w0) / self.steps, 1e3 * (c1 - c0) / self.steps
 
 
 class JaxCfd:
-    """jax-cfd spectral Kolmogorov step, jit-compiled over ``steps`` repeated steps."""
+    """jax-cfd spectral Kolmogorov step, jit-compiled over ``steps`` repeated steps, vmap-ed over the batch."""
 
-    def __init__(self, n: int, dtype: str, steps: int):
+    def __init__(self, n: int, dtype: str, steps: int, batch: int):
         import jax
 
         jax.config.update("jax_enable_x64", dtype == "float64")
@@ -74,45 +88,50 @@ class JaxCfd:
         eq = spectral.equations.NavierStokes2D(
             NU, grid, smooth=True, forcing_fn=lambda g: cfd.forcings.kolmogorov_forcing(g, k=4))
         step = spectral.time_stepping.crank_nicolson_rk4(eq, DT)
-        self.run = jax.jit(cfd.funcutils.repeated(step, steps))
-        w0 = GaussianRandomField(n).sample(1, torch.Generator().manual_seed(0))[0].numpy()
+        self.run = jax.jit(jax.vmap(cfd.funcutils.repeated(step, steps)))
+        w0 = GaussianRandomField(n).sample(batch, torch.Generator().manual_seed(0)).numpy()
         jdt = jnp.float64 if dtype == "float64" else jnp.float32
-        self.w_hat = jnp.fft.rfftn(jnp.asarray(w0, dtype=jdt))
+        self.w_hat = jnp.fft.rfftn(jnp.asarray(w0, dtype=jdt), axes=(-2, -1))
         self.steps = steps
         self.run(self.w_hat).block_until_ready()  # compile
 
-    def time(self) -> float:
-        t0 = time.perf_counter()
+    def time(self) -> tuple[float, float]:
+        w0, c0 = _clocks()
         out = self.run(self.w_hat).block_until_ready()
-        elapsed = time.perf_counter() - t0
+        w1, c1 = _clocks()
         assert bool(abs(out).max() < 1e30)
-        return 1e3 * elapsed / self.steps
+        return 1e3 * (w1 - w0) / self.steps, 1e3 * (c1 - c0) / self.steps
 
 
-def speed(threads: list[int], repeats: int, sizes) -> list[dict]:
+def speed(repeats: int, sizes, batches) -> list[dict]:
+    torch.set_num_threads(1)
     rows = []
-    for dtype_name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
-        for n in sizes:
-            steps = steps_for(n)
-            try:
-                peer, peer_error = JaxCfd(n, dtype_name, steps), None
-            except Exception as exc:  # record why the peer could not run
-                peer, peer_error = None, f"{type(exc).__name__}: {exc}"
-            ours, theirs = {t: [] for t in threads}, []
-            for _ in range(repeats):  # interleave the two codes
-                for t in threads:
-                    torch.set_num_threads(t)
-                    ours[t].append(time_sciflow(n, dtype, steps))
-                if peer is not None:
-                    theirs.append(peer.time())
-            row = {"n": n, "dtype": dtype_name, "steps_timed": steps,
-                   **{f"sciflow_{t}thr_ms_per_step": statistics.median(ours[t]) for t in threads},
-                   **{f"sciflow_{t}thr_all_ms": ours[t] for t in threads},
-                   "jax_cfd_ms_per_step": statistics.median(theirs) if theirs else None,
-                   "jax_cfd_ms_per_rhs": statistics.median(theirs) / 5 if theirs else None,
-                   "jax_cfd_all_ms": theirs, "jax_cfd_error": peer_error, "load_avg_1min": os.getloadavg()[0]}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    for dtype in ("float32", "float64"):
+        for batch in batches:
+            for n in sizes:
+                steps = max(4, steps_for(n) // batch)
+                ours = Sciflow(n, dtype, steps, batch)
+                try:
+                    peer, peer_error = JaxCfd(n, dtype, steps, batch), None
+                except Exception as exc:  # record why the peer could not run
+                    peer, peer_error = None, f"{type(exc).__name__}: {exc}"
+                t_ours, t_peer, loads = [], [], []
+                for _ in range(repeats):  # interleave the two codes
+                    t_ours.append(ours.time())
+                    if peer is not None:
+                        t_peer.append(peer.time())
+                    loads.append(os.getloadavg()[0])
+                med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+                row = {"n": n, "dtype": dtype, "batch": batch, "steps_timed": steps,
+                       "sciflow_ms_per_step": med(t_ours, 0), "sciflow_cpu_ms_per_step": med(t_ours, 1),
+                       "sciflow_all_ms": t_ours, "jax_cfd_error": peer_error,
+                       "load_avg_1min": statistics.median(loads)}
+                if t_peer:
+                    row.update(jax_cfd_ms_per_step=med(t_peer, 0), jax_cfd_cpu_ms_per_step=med(t_peer, 1),
+                               jax_cfd_all_ms=t_peer,
+                               speedup_wall=med(t_peer, 0) / med(t_ours, 0), speedup_cpu=med(t_peer, 1) / med(t_ours, 1))
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     return rows
 
 
@@ -152,19 +171,26 @@ def accuracy(threads: int, n_samples: int = 2) -> list[dict]:
 def markdown(result: dict) -> str:
     lines = ["# 2D pseudo-spectral Navier-Stokes: time per step", "",
              f"Machine: {result['machine']}, torch {result['torch']}, jax {result.get('jax')}, "
-             f"jax-cfd {result.get('jax_cfd')} (XLA's own thread pool), batch 1, Kolmogorov forcing, "
-             f"nu = {NU}; median of {result['repeats']} interleaved rounds.", "",
-             "| grid | dtype | " + " | ".join(f"sciflow ms/step, {t} thr (4 RHS)" for t in result["threads"])
-             + " | jax-cfd ms/step (5 RHS) | load avg |",
-             "|---|---|" + "---|" * (len(result["threads"]) + 2)]
+             f"jax-cfd {result.get('jax_cfd')}.  One thread each (torch `set_num_threads(1)`; XLA_FLAGS "
+             f"`{result['xla_flags']}`), process pinned to CPU core(s) {result['cpu_affinity']}.  "
+             f"Kolmogorov forcing, nu = {NU}, dt = {DT}; median of {result['repeats']} interleaved rounds; "
+             f"load average {result['load_avg_start'][0]:.1f} at the start, {result['load_avg_end'][0]:.1f} at the end.", "",
+             "| grid | dtype | batch | sciflow ms/step (4 RHS) | jax-cfd ms/step (5 RHS) | jax-cfd / sciflow (wall) "
+             "| sciflow CPU ms/step | jax-cfd CPU ms/step | jax-cfd / sciflow (CPU) | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["speed"]:
-        j = f"{r['jax_cfd_ms_per_step']:.2f}" if r["jax_cfd_ms_per_step"] else f"failed: {r['jax_cfd_error']}"
-        ours = " | ".join(f"{r[f'sciflow_{t}thr_ms_per_step']:.2f}" for t in result["threads"])
-        lines.append(f"| {r['n']}² | {r['dtype']} | {ours} | {j} | {r['load_avg_1min']:.1f} |")
-    lines += ["", "Load avg is the 1-minute load of the 2-core machine while the row was timed: above 2, two torch "
-              "threads wait for a time slice at every parallel region (tens of times slower), one thread does "
-              "not. jax-cfd's `crank_nicolson_rk4` takes 5 right-hand sides per step and evaluates its forcing "
-              "on the grid at each; sciflow's IF-RK4 takes 4, forcing precomputed in Fourier space."]
+        if r.get("jax_cfd_ms_per_step") is None:
+            peer = f"failed: {r['jax_cfd_error']} | – | {r['sciflow_cpu_ms_per_step']:.3f} | – | –"
+        else:
+            peer = (f"{r['jax_cfd_ms_per_step']:.3f} | **{r['speedup_wall']:.2f}×** | {r['sciflow_cpu_ms_per_step']:.3f} | "
+                    f"{r['jax_cfd_cpu_ms_per_step']:.3f} | {r['speedup_cpu']:.2f}×")
+        lines.append(f"| {r['n']}² | {r['dtype']} | {r['batch']} | {r['sciflow_ms_per_step']:.3f} | {peer} | "
+                     f"{r['load_avg_1min']:.1f} |")
+    lines += ["", "ms/step is per step of the whole batch.  The load average is that of the 2-core machine during "
+              "the row (median over rounds): above 1 the pinned core is shared and wall times grow for both codes; "
+              "CPU time counts only the time the process ran.  jax-cfd's `crank_nicolson_rk4` takes 5 right-hand "
+              "sides per step and evaluates its forcing on the grid at each; sciflow's IF-RK4 takes 4, its "
+              "forcing precomputed in Fourier space, its state and column FFTs restricted to the 2/3-rule band."]
     if result.get("accuracy"):
         lines += ["", "## Solve-resolution error (FNO forcing, GRF initial vorticity band-limited to 64², adaptive "
                   "CFL 0.5, float64, 2 samples)", "",
@@ -177,16 +203,21 @@ def markdown(result: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, nargs="+", default=[2, 1], help="torch thread counts timed")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 16], help="trajectories per solve")
+    ap.add_argument("--core", type=int, default=0, help="CPU core the process is pinned to (-1: no pinning)")
     ap.add_argument("--accuracy", action="store_true", help="also run the solve-resolution study (minutes)")
     ap.add_argument("--accuracy-threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
+    if args.core >= 0 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.core})
     torch.set_flush_denormal(True)
     result = {"benchmark": "spectral2d_solver", "machine": f"{platform.machine()} {os.cpu_count()} cores",
-              "torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
+              "torch": torch.__version__, "torch_threads": 1, "xla_flags": os.environ["XLA_FLAGS"],
+              "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+              "repeats": args.repeats, "batches": args.batch,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_avg_start": os.getloadavg()}
     try:
         import jax
@@ -195,9 +226,11 @@ def main(argv=None):
         result["jax"], result["jax_cfd"] = jax.__version__, getattr(jax_cfd, "__version__", "0.2.1")
     except Exception as exc:
         result["jax_cfd_unavailable"] = f"{type(exc).__name__}: {exc}"
-    result["speed"] = speed(args.threads, args.repeats, args.sizes)
+    result["speed"] = speed(args.repeats, args.sizes, args.batch)
     if args.accuracy:
         result["accuracy"] = accuracy(args.accuracy_threads)
+    elif (RESULTS / "spectral2d_solver.json").exists():  # keep the last solve-resolution study
+        result["accuracy"] = json.loads((RESULTS / "spectral2d_solver.json").read_text()).get("accuracy")
     result["load_avg_end"] = os.getloadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def train(spec: Spec | dict | str | os.PathLike, overrides: dict | list | None =
     A signal (SIGINT, SIGTERM, SIGUSR1) stops it the same way and raises ``Interrupted``
     (``exit_code`` 130, 143, 138), so a caller never mistakes a partial run for a finished one.
     """
+    from sciflow.training.checkpoint import remove_stale_temporaries
     from sciflow.training.run_directory import RunLock, check_writable, claim_new
 
     if resume and overwrite:
@@ -88,6 +90,8 @@ def train(spec: Spec | dict | str | os.PathLike, overrides: dict | list | None =
     if resume:
         spec = _resume_spec(run_dir, overrides)
     first_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 owns the directory
+    with _out_of_memory_as_error("building the model"):
+        setup = _set_up(spec)  # a spec refused here leaves nothing behind: no directory is made before
     if first_rank:
         check_writable(run_dir, "run directory")
     with RunLock(run_dir) if first_rank else contextlib.nullcontext():
@@ -95,8 +99,9 @@ def train(spec: Spec | dict | str | os.PathLike, overrides: dict | list | None =
             if not resume:
                 claim_new(run_dir, overwrite)
             check_writable(run_dir / "checkpoints", "checkpoint directory")
+            remove_stale_temporaries(run_dir / "checkpoints")
         with _out_of_memory_as_error("training"):
-            _train_locked(spec, run_dir, resume, progress, stop_after)
+            _train_locked(spec, setup, run_dir, resume, progress, stop_after)
     return run_dir
 
 
@@ -110,13 +115,12 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
     """The run's saved spec with the overrides a resume accepts; refuses any other change."""
     from sciflow.training.run_directory import record_spec_change
     from sciflow.spec import check_resume_changes
-    from sciflow.training.checkpoint import load_checkpoint
+    from sciflow.training.checkpoint import resume_checkpoint
 
-    last = run_dir / "checkpoints" / "last.pt"
-    if not last.exists():
-        raise SciflowError(f"--resume: no checkpoint at {last}")
+    _, ck, note = resume_checkpoint(run_dir / "checkpoints")
+    if note:
+        print(note, file=sys.stderr, flush=True)
     saved_path = run_dir / "spec.yaml"
-    ck = load_checkpoint(last)
     spec = load_spec(saved_path, overrides)
     changes = check_resume_changes(ck["spec"], spec.to_dict(), int(ck["phase"]), int(ck["step"]), str(saved_path))
     if changes:
@@ -124,13 +128,26 @@ def _resume_spec(run_dir: Path, overrides) -> Spec:
     return spec
 
 
-def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
-    from sciflow.problems.base import ReferenceSolution
+@dataclass
+class _Setup:
+    """What a spec builds before any file is written: device, threads, process group, problem, model, objective."""
+
+    device: torch.device
+    threads: dict
+    rank: int
+    world: int
+    problem: object
+    model: torch.nn.Module
+    objective: object
+
+
+def _set_up(spec: Spec) -> _Setup:
+    """Resolve the device and threads, join the process group, seed, and build the problem, model and
+    objective: every check of the spec that needs them runs here, before the run directory exists."""
     from sciflow.training.allocator import keep_freed_memory
     from sciflow.training.device_switches import check_device_switches
-    from sciflow.training.distributed import barrier, init_distributed, resolve_device, wrap_ddp
+    from sciflow.training.distributed import init_distributed, resolve_device
     from sciflow.training.threads import apply_threads
-    from sciflow.training.trainer import Trainer
 
     device = resolve_device(spec.device)
     check_device_switches(spec.amp, spec.compile, device)
@@ -138,19 +155,28 @@ def _train_locked(spec: Spec, run_dir: Path, resume: bool, progress: bool, stop_
     rank, world = init_distributed(device)
     _seed_all(spec.seed)
     problem, model, objective = build(spec, device)
+    return _Setup(device, threads, rank, world, problem, model, objective)
+
+
+def _train_locked(spec: Spec, setup: _Setup, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
+    from sciflow.problems.base import ReferenceSolution
+    from sciflow.training.distributed import barrier, wrap_ddp
+    from sciflow.training.trainer import Trainer
+
+    device, rank, world, problem = setup.device, setup.rank, setup.world, setup.problem
     if rank == 0:
         save_spec(spec, run_dir / "spec.yaml")
-        _write_environment(run_dir, device, threads, progress)
+        _write_environment(run_dir, device, setup.threads, progress)
     # make reference data before training so a missing file is made (with a progress bar) up front
     if rank == 0 and isinstance(problem, ReferenceSolution):
         problem.reference(progress=progress)
     barrier(world)
     generator = torch.Generator().manual_seed(spec.seed + 1000 * rank)
-    objective.setup(device, DTYPES[spec.dtype], generator, rank, world)
-    net = wrap_ddp(model, device, world)
+    setup.objective.setup(device, DTYPES[spec.dtype], generator, rank, world)
+    net = wrap_ddp(setup.model, device, world)
     if spec.compile:
         net = torch.compile(net)
-    trainer = Trainer(spec, net, objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
+    trainer = Trainer(spec, net, setup.objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
     trainer.fit(resume=resume, stop_after=stop_after)
     barrier(world)
 
@@ -254,10 +280,12 @@ def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
     """
     import math
 
+    from sciflow.data.io import check_writable
     from sciflow.evaluation.report import evaluate_run
     from sciflow.training.checkpoint import non_finite_weights
 
     run = load_run(path)
+    check_writable(Path(path) / "evaluation", "evaluation directory")  # before the reference is made
     bad = non_finite_weights(run.model.state_dict())
     if bad:
         raise SciflowError(f"{path}: the weights {bad[:3]} are not finite (the run diverged at or before step "

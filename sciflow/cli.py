@@ -60,6 +60,17 @@ def _parser():
     return p
 
 
+def _ignore_further_interrupts():
+    """The run has stopped and its state is on disk: one more Ctrl-C while the interpreter shuts down
+    would only print a traceback from its exit handlers."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not in the main thread
+        pass
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from sciflow.errors import Interrupted, SciflowError
@@ -135,12 +146,14 @@ def main(argv=None) -> int:
             sys.argv = [str(script)] + args.args
             runpy.run_path(str(script), run_name="__main__")
     except Interrupted as exc:
+        _ignore_further_interrupts()
         print(f"sciflow: interrupted: {exc}", file=sys.stderr)
         return exc.exit_code
     except SciflowError as exc:
         print(f"sciflow: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _ignore_further_interrupts()
         print("sciflow: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

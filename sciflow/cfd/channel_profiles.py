@@ -2,13 +2,16 @@
 
 For states u_i(x, y, z) (i = u, v, w) sampled N times, the profiles are averages over samples, x and z:
 
-    U_i(y) = ⟨u_i⟩,    u'_i(y) = ⟨(u_i − U_i)²⟩^{1/2} = (⟨u_i²⟩ − U_i²)^{1/2}
+    U_i(y) = ⟨u_i⟩,    u'_i(y) = ⟨(u_i − U_i)²⟩^{1/2} = (⟨u_i²⟩ − U_i²)^{1/2},
+    ⟨u'v'⟩(y) = ⟨u v⟩ − U V   (the Reynolds shear stress; uv⁺ in wall units, odd in y)
 
 accumulated online (float64 sums), so a rollout of thousands of states need not be stored.
 Errors against reference profiles, after folding both channel halves onto each other
 (f(y) ← ½ (f(y) + f(−y)); the grid is symmetric):
 
-    U_plus_max_rel_err = max_y |Û − U| / max_y U,     rms_max_rel_err = max_{i, y} |û'_i − u'_i| / max_y u'_i.
+    U_plus_max_rel_err = max_y |Û − U| / max_y U,     rms_max_rel_err = max_{i, y} |û'_i − u'_i| / max_y u'_i,
+    uv_plus_max_rel_err = max_y |⟨û'v̂'⟩ − ⟨u'v'⟩| / max_y |⟨u'v'⟩|   (⟨u'v'⟩ folded as an odd function:
+                          f(y) ← ½ (f(y) − f(−y))).
 """
 
 from __future__ import annotations
@@ -17,18 +20,20 @@ import numpy as np
 
 
 class ProfileAccumulator:
-    """Running sums of u_i and u_i² over samples, x and z; states (N, X, Y, Z, 3)."""
+    """Running sums of u_i, u_i² and u v over samples, x and z; states (N, X, Y, Z, 3)."""
 
     def __init__(self):
-        self.n, self.s1, self.s2 = 0, None, None
+        self.n, self.s1, self.s2, self.suv = 0, None, None, None
 
     def add(self, states: np.ndarray):
         f = np.asarray(states, dtype=np.float64)
         if f.ndim != 5 or f.shape[-1] != 3:
             raise ValueError(f"ProfileAccumulator: states must be (N, X, Y, Z, 3), got {f.shape}")
         s1, s2 = f.sum(axis=(0, 1, 3)), (f * f).sum(axis=(0, 1, 3))  # (Y, 3)
+        suv = (f[..., 0] * f[..., 1]).sum(axis=(0, 1, 3))  # (Y,)
         self.s1 = s1 if self.s1 is None else self.s1 + s1
         self.s2 = s2 if self.s2 is None else self.s2 + s2
+        self.suv = suv if self.suv is None else self.suv + suv
         self.n += f.shape[0] * f.shape[1] * f.shape[3]
 
     def profiles(self) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +43,13 @@ class ProfileAccumulator:
         mean = self.s1 / self.n
         return mean.T, np.sqrt(np.maximum(self.s2 / self.n - mean * mean, 0.0)).T
 
+    def shear_stress(self) -> np.ndarray:
+        """Reynolds shear stress ⟨u'v'⟩ = ⟨u v⟩ − U V, shape (Y,)."""
+        if not self.n:
+            raise ValueError("ProfileAccumulator: no states added")
+        mean = self.s1 / self.n
+        return self.suv / self.n - mean[:, 0] * mean[:, 1]
+
 
 def profiles(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """fields (N, X, Y, Z, 3) → mean (3, Y) and rms (3, Y) over samples, x and z."""
@@ -46,8 +58,8 @@ def profiles(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return acc.profiles()
 
 
-def _fold(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (a + a[..., ::-1])
+def _fold(a: np.ndarray, odd: bool = False) -> np.ndarray:
+    return 0.5 * (a - a[..., ::-1]) if odd else 0.5 * (a + a[..., ::-1])
 
 
 def profile_errors(pred: ProfileAccumulator, ref: ProfileAccumulator) -> dict:
@@ -56,5 +68,8 @@ def profile_errors(pred: ProfileAccumulator, ref: ProfileAccumulator) -> dict:
     mr, rr = ref.profiles()
     u_err = float(np.max(np.abs(_fold(mp[0]) - _fold(mr[0]))) / np.max(np.abs(mr[0])))
     rms_err = float(max(np.max(np.abs(_fold(rp[i]) - _fold(rr[i]))) / np.max(rr[i]) for i in range(3)))
-    return {"U_plus_max_rel_err": u_err, "rms_max_rel_err": rms_err, "U_pred": _fold(mp[0]).tolist(),
-            "U_ref": _fold(mr[0]).tolist(), "rms_pred": _fold(rp).tolist(), "rms_ref": _fold(rr).tolist()}
+    uvp, uvr = _fold(pred.shear_stress(), odd=True), _fold(ref.shear_stress(), odd=True)
+    uv_err = float(np.max(np.abs(uvp - uvr)) / np.max(np.abs(uvr)))
+    return {"U_plus_max_rel_err": u_err, "rms_max_rel_err": rms_err, "uv_plus_max_rel_err": uv_err,
+            "U_pred": _fold(mp[0]).tolist(), "U_ref": _fold(mr[0]).tolist(), "rms_pred": _fold(rp).tolist(),
+            "rms_ref": _fold(rr).tolist(), "uv_pred": uvp.tolist(), "uv_ref": uvr.tolist()}

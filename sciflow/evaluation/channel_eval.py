@@ -11,7 +11,12 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   trajectories, all snapshots), both on the coarse grid (:mod:`sciflow.cfd.channel_profiles`): mean
   streamwise velocity U(y) = ⟨u⟩_{x,z,t} (U⁺ in wall units) and rms u'_i(y) = ⟨(u_i − ⟨u_i⟩)²⟩^{1/2};
   ``U_plus_max_rel_err`` = max_y |Û − U| / max_y U, ``rms_max_rel_err`` = max over i, y of
-  |û'_i − u'_i| / max_y u'_i (errors folded onto both channel halves);
+  |û'_i − u'_i| / max_y u'_i (errors folded onto both channel halves); ``uv_plus_max_rel_err`` of the
+  Reynolds shear stress ⟨u'v'⟩ (odd fold);
+* one-dimensional spectra E_ii(k_x), E_ii(k_z) and two-point correlations R_ii(Δx), R_ii(Δz) at y⁺ ≈ 15 and the
+  centreline over the same rollout states and filtered-DNS states (:mod:`sciflow.cfd.channel_spectra1d`):
+  ``E_k{x,z}_log_err_{y15,center}`` (mean |log10 Ê/E| over modes and components) and
+  ``R_uu_d{x,z}_max_err_{y15,center}`` (max |R̂_uu − R_uu| over separations);
 * forecasts of the test trajectories over their recorded length (the first ``t_in`` states in, every later
   snapshot out, autoregressively, physical units): for each velocity component f ∈ {u, v, w} the metrics of
   :mod:`sciflow.evaluation.metrics` over the first ``problem.horizon`` forecast states (``<f>_rel_l2``,
@@ -44,16 +49,19 @@ import torch
 
 from sciflow.evaluation.channel_les_rollout import LES_DT
 from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors
+from sciflow.cfd.channel_spectra1d import LevelSpectraAccumulator, spectra_errors
 from sciflow.evaluation.report import register_evaluator
 
 
 def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denorm, skip: int = 0,
-                   progress: bool = False, project=None, monitor=None, residuals: dict | None = None):
+                   progress: bool = False, project=None, monitor=None, residuals: dict | None = None,
+                   extra=()):
     """Roll out x0 (B, t_in, X, Y, Z, 3) normalised for ``steps`` steps, each state through ``project`` (the
     rollout constraint layer, :class:`~sciflow.models.state_projection.StateProjection`) when given; returns
     (ProfileAccumulator of the physical states after ``skip`` steps, stable steps, seconds per step).
     ``residuals`` (a dict) receives the largest residual per quantity of ``monitor`` (a StateProjection whose
-    ``residuals`` are read, not applied) over the rollout states."""
+    ``residuals`` are read, not applied) over the rollout states.  ``extra``: further accumulators whose
+    ``add`` receives the same physical states (N, X, Y, Z, 3) as the profiles."""
     from tqdm.auto import tqdm
 
     x, acc, stable, made = x0, ProfileAccumulator(), steps, 0
@@ -74,6 +82,8 @@ def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denor
             made += 1
             if s >= skip:
                 acc.add(phys)
+                for a in extra:
+                    a.add(phys)
             x = torch.cat([x, y], dim=1)[:, -x.shape[1]:]
     sec = (time.perf_counter() - t0) / max(1, made)
     return acc, stable, sec
@@ -103,6 +113,20 @@ def reference_profiles(ds) -> tuple[ProfileAccumulator, float]:
     return acc, float(0.5 * (ref ** 2).sum(-1).mean())
 
 
+def channel_spectra(ds, re_tau: float) -> LevelSpectraAccumulator:
+    """Empty spectra accumulator at y⁺ ≈ 15 and the centreline of the coarse grid of ``ds``."""
+    box = ds.attrs["box"]
+    return LevelSpectraAccumulator(np.asarray(ds["y"].values), re_tau, (float(box[0]), float(box[2])))
+
+
+def reference_spectra(ds, re_tau: float) -> LevelSpectraAccumulator:
+    """Spectra of every filtered-DNS state (all trajectories and snapshots)."""
+    acc = channel_spectra(ds, re_tau)
+    for i in range(ds.sizes["trajectory"]):
+        acc.add(np.stack([ds[v].values[i] for v in ("u", "v", "w")], axis=-1))  # (T, X, Y, Z, 3)
+    return acc
+
+
 def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: float = LES_DT,
                          progress: bool = False, constraints=None) -> dict:
     """All metrics of the module docstring for a loaded run (no figures); ``constraints``: quantities the
@@ -130,8 +154,10 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
     x0 = torch.stack([test[i][0] for i in range(len(test))]).to(param.device, param.dtype)
     ref, energy = reference_profiles(ds)
     residuals = {}
+    re_tau = float(problem.params["re_tau"])
+    spectra = channel_spectra(ds, re_tau)
     acc, stable, sec = rollout_states(model, x0, steps, energy, lambda y: test.denormalise(y.double().cpu()),
-                                      stats_skip, progress, project, monitor, residuals)
+                                      stats_skip, progress, project, monitor, residuals, extra=(spectra,))
     dt_snap = float(ds.attrs["dt_snapshot"])
     m = {"one_step_rel_l2": float(np.mean(errs)), "persistence_rel_l2": float(np.mean(stay)),
          "rollout_steps": int(steps), "rollout_steps_stable": int(stable),
@@ -141,6 +167,7 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
          **{f"constraint_residual_{k}": v for k, v in residuals.items()}}
     if acc.n:
         m.update(profile_errors(acc, ref))
+        m.update(spectra_errors(spectra.result(), reference_spectra(ds, re_tau).result()))
     from sciflow.errors import SciflowError
 
     try:
@@ -227,6 +254,9 @@ def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     if "U_pred" in m:
         figs["Mean velocity and rms profiles: rollout vs filtered DNS"] = _profiles_figure(m, out / "channel_profiles.png",
                                                                                             float(run.problem.params["re_tau"]))
+    if "E_kx_y15_pred" in m:
+        figs["Shear stress, 1D spectra and two-point correlations: rollout vs filtered DNS"] = _two_point_figure(
+            m, out / "channel_spectra.png", float(run.problem.params["re_tau"]))
     return m, figs
 
 
@@ -264,6 +294,52 @@ def _profiles_figure(m, path, re_tau: float) -> Path:
         b.semilogx(yp[lower], np.asarray(m["rms_pred"][i])[lower], c + "--", label=f"{lab} rollout")
         b.semilogx(mkm["y_plus"], mkm[col], c + "o", mfc="none", ms=3, label=f"{lab} MKM 1999")
     b.set_xlabel("y⁺ (lower wall)"), b.set_ylabel("rms⁺"), b.legend(fontsize=6, ncol=3), b.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _two_point_figure(m, path, re_tau: float) -> Path:
+    """uv⁺ against log y⁺ (lower wall, with MKM (1999) points), E_ii(k_x) and E_ii(k_z) at y⁺ ≈ 15 and the centreline,
+    R_uu(Δx) and R_uu(Δz) at both levels: filtered DNS (solid) against the rollout (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sciflow.evaluation.turbulence import load_mkm
+
+    y = np.asarray(m["y"])
+    yp = (1 - np.abs(y)) * re_tau
+    lower = (yp > 0) & (y < 0)
+    mkm = load_mkm()
+    fig, axes = plt.subplots(2, 4, figsize=(17, 7.5))
+    a = axes[0, 0]
+    a.semilogx(yp[lower], -np.asarray(m["uv_ref"])[lower], "k-", label="filtered DNS")
+    a.semilogx(yp[lower], -np.asarray(m["uv_pred"])[lower], "r--", label="surrogate rollout")
+    a.semilogx(mkm["y_plus"][1:], -mkm["uv_plus"][1:], "o", mfc="none", color="tab:blue", ms=4, label="MKM 1999")
+    a.set_xlabel("y⁺ (lower wall)"), a.set_ylabel("−uv⁺"), a.legend(fontsize=7), a.grid(alpha=0.3, which="both")
+    levels = m["spectra_levels_y_plus"]
+    for row, name in enumerate(levels):
+        for col, d in ((1, "x"), (2, "z")):
+            a = axes[row, col]
+            k = np.asarray(m[f"spectra_k{d}"])[1:-1]  # the mean and Nyquist modes are not in the error either
+            for i, (c, lab) in enumerate(zip("brg", ("uu", "vv", "ww"))):
+                a.loglog(k, np.asarray(m[f"E_k{d}_{name}_ref"])[i, 1:-1], c + "-", label=f"E_{lab} DNS")
+                a.loglog(k, np.asarray(m[f"E_k{d}_{name}_pred"])[i, 1:-1], c + "--", label=f"E_{lab} rollout")
+            a.set_xlabel(f"k_{d} (1/h)"), a.set_ylabel("E_ii⁺ per mode")
+            a.set_title(f"y⁺ = {levels[name]:.1f} ({name}): log err {m[f'E_k{d}_log_err_{name}']:.2f}", fontsize=9)
+            a.legend(fontsize=6, ncol=2), a.grid(alpha=0.3, which="both")
+    for row, d in enumerate("xz"):
+        a = axes[row, 3] if row == 0 else axes[1, 0]
+        sep = np.asarray(m[f"correlation_d{d}"])
+        for name, c in zip(levels, ("C0", "C3")):
+            a.plot(sep, np.asarray(m[f"R_d{d}_{name}_ref"])[0], "-", color=c, label=f"DNS y⁺ = {levels[name]:.0f}")
+            a.plot(sep, np.asarray(m[f"R_d{d}_{name}_pred"])[0], "--", color=c, label=f"rollout y⁺ = {levels[name]:.0f}")
+        a.axhline(0, color="grey", lw=0.6)
+        a.set_xlabel(f"Δ{d} (h)"), a.set_ylabel(f"R_uu(Δ{d})"), a.legend(fontsize=7), a.grid(alpha=0.3)
+    axes[1, 3].axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

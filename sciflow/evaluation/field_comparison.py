@@ -10,9 +10,13 @@ Three steps, each usable alone (case evaluators and exporters build on them):
    entries (outside the flow) are ignored.
 2. :func:`field_metrics`: per field, ``<f>_rel_l2 = ‖f − f_ref‖₂/‖f_ref‖₂`` (after removing each
    mean for a field defined up to a constant, such as the pressure; left out where the reference
-   field is zero, e.g. v of a parallel flow) and ``<f>_max_error = max |f − f_ref|``.
+   field is zero, e.g. v of a parallel flow), ``<f>_max_error = max |f − f_ref|`` and the metrics users
+   cite from PDEBench and The Well (:func:`cited_metrics`: nRMSE, VRMSE, RMSE, cRMSE, bRMSE, fRMSE bands).
 3. :func:`field_figures`: prediction | reference | error per field, axes and colour bars labelled
-   with the inputs and the fields' units (grids: the last time slice of a transient field).
+   with the inputs and the fields' units (grids: the last time slice of a transient field); colour
+   scales robust to singular points: prediction and reference over the 0.5-99.5th percentiles of the
+   reference, |error| over 0 … its 99th percentile (larger values in the top colour); the problem's
+   singular points circled.
 """
 
 from __future__ import annotations
@@ -151,14 +155,45 @@ def field_metrics(c: FieldComparison) -> dict[str, float]:
         else:
             out[f"{f}_rel_l2"] = M.rel_l2(p, r)
             out[f"{f}_max_error"] = M.max_abs(p, r)
+        if spread > 0:
+            out.update(cited_metrics(c, f))
     return out
 
 
-def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, Path]:
-    """One PNG ``field_comparison.png``: rows fields, columns prediction | reference | |error|."""
+def cited_metrics(c: FieldComparison, f: str) -> dict[str, float]:
+    """The other metrics of :mod:`sciflow.evaluation.metrics` for field ``f`` (after removing each mean for a
+    field defined up to a constant, which then has no ``crmse``): ``<f>_nrmse``, ``_vrmse``, ``_rmse``, ``_crmse``
+    and, on a complete grid (no NaN entry), ``_brmse`` and ``_frmse_low|mid|high`` with the coordinate spans as
+    the lengths. A leading ``t`` dim is the frame axis (each metric averaged over the frames whose reference is
+    not identically zero); scattered points
+    and grids with NaN (outside the flow) count as one frame of their finite points."""
+    p, r = c.pred[f], c.ref[f]
+    finite = np.isfinite(p) & np.isfinite(r)
+    if not finite.all() or not c.gridded:
+        p, r = p[finite], r[finite]
+        space, complete = 1, False
+    else:
+        space, complete = len(c.dims) - (1 if c.dims[0] == "t" else 0), True
+        if space < len(c.dims):  # frames whose reference is zero (a start from rest) have no relative error
+            live = [k for k in range(r.shape[0]) if np.any(r[k] != 0)]
+            p, r = p[live], r[live]
+    if f in c.up_to_constant:
+        p, r = p - p.mean(), r - r.mean()
+    lengths = [float(np.ptp(c.coords[d])) for d in c.dims[len(c.dims) - space:]] if complete else None
+    got = M.field_metrics(p, r, f, n_space=space, boundary=complete, fourier=complete, lengths=lengths)
+    keep = {k: v for k, v in got.items() if not k.endswith(("_rel_l2", "_max_error"))}
+    if f in c.up_to_constant:
+        keep.pop(f"{f}_crmse")
+    return keep
+
+
+def field_figures(c: FieldComparison, out: Path, title: str = "", singular=(), radius: float = 0.1) -> dict[str, Path]:
+    """One PNG ``field_comparison.png``: rows fields, columns prediction | reference | |error| (module docstring);
+    ``singular``: points (first two inputs) circled with ``radius`` on 2D maps."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.patches
     import matplotlib.pyplot as plt
 
     names = c.fields
@@ -176,9 +211,12 @@ def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, P
         if c.gridded and len(c.dims) > 2:
             p, r = p.reshape((-1,) + p.shape[-2:])[-1], r.reshape((-1,) + r.shape[-2:])[-1]
         lo, hi = np.nanpercentile(r, [0.5, 99.5])
-        for j, (data, label) in enumerate(((p, "prediction"), (r, "reference"), (np.abs(p - r), "|error|"))):
+        err = np.abs(p - r)
+        top = float(np.nanpercentile(err, 99)) if np.isfinite(err).any() else 0.0
+        for j, (data, label) in enumerate(((p, "prediction"), (r, "reference"), (err, "|error|"))):
             ax = axes[i, j]
-            kw = {"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else {"cmap": "magma"}
+            kw = ({"vmin": lo, "vmax": hi, "cmap": "RdBu_r"} if j < 2 else
+                  {"cmap": "magma", "vmin": 0.0, "vmax": top if top > 0 else None})
             if c.gridded and ydim is not None:
                 im = ax.pcolormesh(c.coords[xdim], c.coords[ydim], data, shading="auto", **kw)
             elif c.gridded:
@@ -194,7 +232,12 @@ def field_figures(c: FieldComparison, out: Path, title: str = "") -> dict[str, P
                 ax.set_ylabel(ydim)
             ax.set_title(f"{f} [{c.units[f]}]: {label}", fontsize=9)
             if im is not None:
-                fig.colorbar(im, ax=ax, shrink=0.8, label=f"{f} [{c.units[f]}]")
+                over = j == 2 and top > 0 and np.nanmax(data) > top
+                fig.colorbar(im, ax=ax, shrink=0.8, extend="max" if over else "neither",
+                             label=f"{f} [{c.units[f]}]" + (" (99th pct.)" if j == 2 else ""))
+                for k, (cx, cy) in enumerate(singular):
+                    ax.add_patch(matplotlib.patches.Circle((cx, cy), radius, fill=False, ec="c", lw=1.0, ls="--",
+                                                           label="singular point" if k == 0 else None))
     fig.suptitle(f"{title} ({c.source}{'; ' + note if note else ''})")
     fig.tight_layout()
     path = Path(out) / "field_comparison.png"

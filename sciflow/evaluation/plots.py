@@ -63,25 +63,43 @@ def cavity_centerlines(arrays: dict, path) -> Path:
     return Path(path)
 
 
-def loss_history(metrics: dict, path) -> Path:
-    """Total loss, each logged term and the validation metrics (dashed) against the step (log scale),
-    with the optimiser phase switches (e.g. Adam → L-BFGS) marked by vertical lines."""
+NOT_LOSSES = ("step", "phase", "lr", "elapsed_s", "cpu_s")  # metrics.csv columns that are no loss or validation metric
+
+
+def phase_starts(phases) -> list[tuple[int, str]]:
+    """(last step of the phase before, "adam → lbfgs") for every phase switch of ``phases`` (the spec's list of
+    phases, each with ``optimizer`` and ``steps``): phase i + 1 starts after step Σ_{j≤i} steps_j."""
+    out, end = [], 0
+    for a, b in zip(phases[:-1], phases[1:]):
+        end += int(a.steps)
+        out.append((end, f"{a.optimizer} → {b.optimizer}"))
+    return out
+
+
+def loss_history(metrics: dict, path, phases=None) -> Path:
+    """Total loss, each logged term and the validation metrics (dashed, markers) against the step (log scale),
+    with the optimiser phase switches marked by vertical lines labelled with the optimisers
+    (e.g. "adam → lbfgs"; ``phases``: the spec's phases; without them, where the logged phase index changes)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    skip = {"step", "phase", "lr", "elapsed_s", "cpu_s"}
     step = metrics["step"]
     for k, v in metrics.items():
-        if k in skip:
+        if k in NOT_LOSSES:
             continue
         m = np.isfinite(v) & (v > 0)
         if m.any():
             val = k.startswith("val_")
             ax.semilogy(step[m], v[m], ls="--" if val else "-", marker="o" if val and m.sum() < 30 else None, ms=3,
                         lw=1.5 if k in ("loss",) or val else 0.8, label=k + (" (validation)" if val else ""))
-    if "phase" in metrics:
+    if phases is not None:
+        switches = [(s, label) for s, label in phase_starts(phases) if step.size and s < np.nanmax(step)]
+    elif "phase" in metrics:
         ph = metrics["phase"]
-        for i in np.flatnonzero(np.diff(ph) != 0):
-            ax.axvline(step[i + 1], color="grey", lw=0.8, ls=":")
-            ax.text(step[i + 1], ax.get_ylim()[1], f" phase {int(ph[i + 1])}", fontsize=7, va="top", color="grey")
+        switches = [(step[i + 1], f"phase {int(ph[i])} → {int(ph[i + 1])}") for i in np.flatnonzero(np.diff(ph) != 0)]
+    else:
+        switches = []
+    for s, label in switches:
+        ax.axvline(s, color="k", lw=0.9, ls=":")
+        ax.text(s, 0.98, f" {label}", transform=ax.get_xaxis_transform(), fontsize=8, va="top", color="k")
     ax.set_xlabel("step"), ax.set_ylabel("loss / validation metric"), ax.legend(fontsize=7), ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -143,8 +143,11 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
     return rows, fronts
 
 
-def front_density_figure(fronts: dict, path, title: str = "", x_range=None):
-    """Histogram density of the predicted front position per variant (rows) and test value (columns), truth as a line."""
+def front_density_figure(fronts: dict, path, title: str = "", x_range=None, param_name: str = ""):
+    """Histogram density of the predicted front position per variant (rows) and test value (columns), truth as a line.
+
+    Fronts lie on the evaluation grid, so the bins are whole grid cells centred on the grid points
+    (a finer bin would leave empty combs between the cells)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,8 +161,11 @@ def front_density_figure(fronts: dict, path, title: str = "", x_range=None):
         f = fronts[theta]
         lo = min([f["true"]] + [float(np.min(np.concatenate(f["draws"][k]))) for k in labels])
         hi = max([f["true"]] + [float(np.max(np.concatenate(f["draws"][k]))) for k in labels])
-        pad = 0.05 * (hi - lo) + 1e-3
-        bins = np.linspace(lo - pad, hi + pad, 50)
+        allx = np.unique(np.concatenate([np.concatenate(f["draws"][k]) for k in labels]))
+        steps = np.diff(allx)
+        dx = float(steps[steps > 1e-12].min()) if (steps > 1e-12).any() else 1e-3
+        cell = dx * max(1, int(np.ceil((hi - lo) / dx / 60)))  # at most ~60 bins, each a whole number of cells
+        bins = np.arange(lo - cell / 2, hi + cell, cell)
         for i, label in enumerate(labels):
             ax = axes[i][j]
             ax.hist(np.concatenate(f["draws"][label]), bins=bins, density=True, color=f"C{i}", alpha=0.75)
@@ -167,7 +173,7 @@ def front_density_figure(fronts: dict, path, title: str = "", x_range=None):
             if j == 0:
                 ax.set_ylabel(f"{label}\ndensity", fontsize=9)
             if i == 0:
-                ax.set_title(f"{theta:g}", fontsize=10)
+                ax.set_title(f"{param_name} = {theta:g}" if param_name else f"{theta:g}", fontsize=10)
         axes[-1][j].set_xlabel("front position x")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

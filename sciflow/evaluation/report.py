@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from sciflow.data.io import atomic_write_text, json_ready
+from sciflow.errors import SciflowError
 from sciflow.registry import Registry
 
 EVALUATORS = Registry("evaluator", "evaluator", packages=("sciflow.evaluation",))
@@ -52,6 +53,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
     from sciflow.models.base import PointwiseModel
     from sciflow.problems.base import ExactSolution, ReferenceSolution
 
+    evaluation_targets(run)  # refused before any work
     out = Path(run.path) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -59,7 +61,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
     if isinstance(run.model, PointwiseModel) and isinstance(run.problem, (ReferenceSolution, ExactSolution)):
         fields = compare_fields(run.problem, run.model, progress=progress)
         metrics.update(field_metrics(fields))
-        figs.update(field_figures(fields, out, run.spec.name))
+        figs.update(field_figures(fields, out, run.spec.name, run.problem.singular_points, run.problem.singular_radius))
         metrics["reference"] = {k: str(v) for k, v in fields.attrs.items()
                                 if k in ("case", "solver", "Re", "mesh", "resolution", "source")}
         _export_prediction(run, fields, out)
@@ -69,8 +71,12 @@ def evaluate_run(run, progress: bool = True) -> dict:
         metrics.update(extra)
         figs.update(extra_figs)
     history = run.metrics() if (Path(run.path) / "metrics.csv").exists() else None
+    notes = []
+    if history is not None and not len(history.get("step", ())):
+        notes.append("Loss history: not drawn, `metrics.csv` holds no logged steps.")
+        history = None
     if history is not None:
-        figs["Loss history"] = plots.loss_history(history, out / "loss_history.png")
+        figs["Loss history"] = plots.loss_history(history, out / "loss_history.png", run.spec.training.phases)
         import numpy as np
 
         metrics["train_seconds"] = float(np.nanmax(history["elapsed_s"]))
@@ -80,7 +86,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
                    evaluate_seconds=time.perf_counter() - t0)
     metrics = json_ready(metrics)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False))
-    atomic_write_text(out / "report.md", _report_md(run, metrics, figs))
+    atomic_write_text(out / "report.md", _report_md(run, metrics, figs, notes))
     return metrics
 
 
@@ -94,15 +100,31 @@ def headline_metrics(metrics: dict) -> dict:
             and isinstance(metrics[k], (int, float)) and not isinstance(metrics[k], bool)}
 
 
-def _unit(key: str) -> str:
-    """The unit of a metric, from its name (relative errors are dimensionless ratios)."""
-    if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation")):
+def _unit(key: str, problem=None) -> str:
+    """The unit of a metric, from its name: relative errors are dimensionless ratios; an absolute error of a
+    field (``<f>_max_error``, ``<f>_rmse``, ``ghia_<f>_max_dev``, ...) is in that field's units (the problem's
+    :class:`~sciflow.problems.base.Field` units, e.g. U or u_τ)."""
+    if "speedup" in key:
+        return "1 (ratio)"
+    if any(t in key for t in ("rel_l2", "nrmse", "vrmse", "_dev_rel", "correlation", "rel_err", "constraint_residual")):
         return "1 (relative)"
     if "seconds" in key:
-        return "s"
-    if key.endswith(("_points", "_samples", "_steps")):
+        return "s" + (f" per {problem.scales['T']}" if "per_time_unit" in key and problem is not None
+                      and "T" in problem.scales else "")
+    if key.endswith(("_points", "_samples", "_steps", "_steps_stable", "_trajectories", "_horizon", "parameters")):
         return "count"
-    if any(t in key for t in ("max_error", "max_abs", "rmse", "ghia", "residual")):
+    fields = {f.name: f.units for f in problem.fields} if problem is not None else {}
+    for name in sorted(fields, key=len, reverse=True):
+        if key.startswith(f"{name}_frmse_"):  # Σ over a shell of |ê(k)|, ê the DFT, times Π L_a / Π n_a
+            return f"{fields[name]} × L^d (PDEBench fRMSE scaling)"
+        if key.startswith((f"{name}_", f"ghia_{name}_")) and any(t in key for t in ("max_error", "max_abs", "rmse",
+                                                                                      "max_dev")):
+            return fields[name]
+    if problem is not None and "T" in problem.scales and key.endswith(("_time", "dt_snapshot")):
+        return str(problem.scales["T"])
+    if key.startswith("residual_"):
+        return "units of its equation"
+    if any(t in key for t in ("max_error", "max_abs", "rmse", "ghia")):
         return "field units"
     return ""
 
@@ -137,9 +159,19 @@ def _export_prediction(run, fields, out: Path) -> None:
     write_prediction(out, prediction_dataset(pred, ref, coords, dims, attrs, fields.units))
 
 
-def _report_md(run, metrics, figs) -> str:
-    """report.md: case and reference, headline metrics (with units and targets), figures, provenance."""
+def evaluation_targets(run) -> dict[str, float]:
+    """``evaluation.targets`` of the run's spec: {metric: upper bound}; anything but a number is refused."""
     targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
+    for k, t in targets.items():
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise SciflowError(f"evaluation.targets.{k}: expected an upper bound (a number), got {t!r}")
+    return targets
+
+
+def _report_md(run, metrics, figs, notes=()) -> str:
+    """report.md: case and reference, headline metrics (with units and targets), figures, notes (what
+    could not be drawn and why), provenance."""
+    targets = evaluation_targets(run)
     lines = [f"# {run.spec.name}", "", "## Case and reference", "",
              f"- problem `{run.problem.name}`: " + ", ".join(f"{k} = {v}" for k, v in run.problem.params.items()),
              f"- model `{run.spec.model.name}`, {run.step} training steps"]
@@ -147,13 +179,18 @@ def _report_md(run, metrics, figs) -> str:
     if isinstance(ref, dict) and ref:
         lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
     lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
-    for k, v in headline_metrics(metrics).items():
+    headline = headline_metrics(metrics)
+    for k, v in headline.items():
         t = targets.get(k)
         met = "" if t is None else ("yes" if float(v) <= float(t) else "no")
-        lines.append(f"| {k} | {_fmt(v)} | {_unit(k)} | {'' if t is None else _fmt(float(t))} | {met} |")
+        lines.append(f"| {k} | {_fmt(v)} | {_unit(k, run.problem)} | {'' if t is None else _fmt(float(t))} | {met} |")
+    for k in sorted(set(targets) - set(headline)):  # a target whose metric this evaluation did not produce
+        lines.append(f"| {k} | not computed | {_unit(k, run.problem)} | {_fmt(float(targets[k]))} | no |")
     lines.append("")
     for caption, path in figs.items():
         lines += [f"## {caption}", "", f"![{caption}]({Path(path).name})", ""]
+    if notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     lines += ["## Provenance", "", "| item | value |", "|---|---|"]
     for k in PROVENANCE_KEYS:
         if k in metrics:

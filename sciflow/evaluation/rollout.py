@@ -13,7 +13,14 @@ trajectory (``T + 1 − t_in`` frames).  Metrics (physical units, vorticity ω):
   horizon frame, where E(k) = Σ_{shell} |ω̂_k|² / (2|2πk|²) is the kinetic-energy spectrum
   (|û|² = |ω̂|²/|2πk|² for a periodic incompressible field);
 * ``decorrelation_time``: first forecast time at which the sample-mean Pearson correlation of
-  ω̂ and ω falls below ``evaluation.correlation_threshold`` (0.8); the last time + Δt if never.
+  ω̂ and ω falls below ``evaluation.correlation_threshold`` (0.8); the last time + Δt if never;
+* statistics of the whole forecast (every frame, all test samples; :mod:`sciflow.cfd.turbulence2d_stats`):
+  ``spectrum_rollout_error``, the ``spectrum_error`` of the spectra averaged over all forecast frames;
+  ``enstrophy_rel_err`` / ``energy_rel_err``, the mean over frames of |Ẑ(t) − Z(t)| / Z(t) of the sample-mean
+  enstrophy Z = ½⟨ω²⟩ (energy E = ½⟨|u|²⟩); ``autocorrelation_time_pred`` / ``_true``, the flow's own
+  decorrelation time (its temporal autocorrelation falls below 1/e; the forecast length F·Δt with
+  ``autocorrelation_time_<...>_reached`` false when it does not), and ``autocorrelation_time_rel_err`` when
+  both are reached.
 
 With ``evaluation.constraints: [zero_mean_vorticity]`` every forecast frame goes through the rollout
 constraint layer (:mod:`sciflow.models.state_projection`); ``constraints`` records the list (or "none")
@@ -31,6 +38,7 @@ import numpy as np
 import torch
 
 from sciflow.cfd.energy_spectrum2d import energy_spectrum
+from sciflow.cfd.turbulence2d_stats import autocorrelation, decorrelation_time, enstrophy, kinetic_energy
 from sciflow.evaluation import metrics as M
 from sciflow.evaluation.report import register_evaluator
 
@@ -59,12 +67,39 @@ def rollout_metrics(pred: np.ndarray, truth: np.ndarray, times: np.ndarray, hori
     keep = ks < pred.shape[-1] / 3
     ep, et = e_pred.mean(0)[keep], e_true.mean(0)[keep]
     spec_err = float(np.mean(np.abs(np.log10(np.maximum(ep, 1e-300) / np.maximum(et, 1e-300)))))
-    return {"test_rel_l2": float(rel_h.mean()), "test_rel_l2_std": float(rel_h.std()),
+    stats = rollout_statistics(pred, truth, dt, keep)
+    return {**stats, "test_rel_l2": float(rel_h.mean()), "test_rel_l2_std": float(rel_h.std()),
             "rel_l2_vs_time": rel_frame.mean(0).tolist(), **series, **scalars,
             "correlation_vs_time": corr.tolist(), "forecast_times": [float(x) for x in times],
             "decorrelation_time": decor, "correlation_threshold": float(threshold),
             "spectrum_error": spec_err, "final_rel_l2": float(rel_frame.mean(0)[-1]),
             "spectrum_k": ks[keep].tolist(), "spectrum_pred": ep.tolist(), "spectrum_true": et.tolist()}
+
+
+def rollout_statistics(pred: np.ndarray, truth: np.ndarray, dt: float, shells: np.ndarray) -> dict:
+    """Whole-forecast statistics of pred, truth (S, F, n, n) at frame spacing dt (module docstring); ``shells``
+    (boolean, over the shells 1 … n/2 − 1 of :func:`energy_spectrum`) selects those in the spectrum error."""
+    s, f = pred.shape[:2]
+    _, ep = energy_spectrum(pred.reshape(s * f, *pred.shape[2:]))
+    _, et = energy_spectrum(truth.reshape(s * f, *truth.shape[2:]))
+    ep, et = ep.mean(0)[shells], et.mean(0)[shells]
+    out = {"spectrum_rollout_error": float(np.mean(np.abs(np.log10(np.maximum(ep, 1e-300) / np.maximum(et, 1e-300))))),
+           "spectrum_rollout_pred": ep.tolist(), "spectrum_rollout_true": et.tolist()}
+    for name, fn in (("enstrophy", enstrophy), ("energy", kinetic_energy)):
+        qp, qt = fn(pred).mean(0), fn(truth).mean(0)  # (F,)
+        out.update({f"{name}_rel_err": float(np.mean(np.abs(qp - qt) / qt)),
+                    f"{name}_pred_vs_time": qp.tolist(), f"{name}_true_vs_time": qt.tolist()})
+    rp, rt = autocorrelation(pred), autocorrelation(truth)
+    out.update(autocorrelation_pred=rp.tolist(), autocorrelation_true=rt.tolist())
+    times = {}
+    for tag, r in (("pred", rp), ("true", rt)):
+        tau = decorrelation_time(r, dt)
+        times[tag] = tau
+        out[f"autocorrelation_time_{tag}"] = tau if tau is not None else f * dt  # a lower bound when not reached
+        out[f"autocorrelation_time_{tag}_reached"] = tau is not None
+    if times["pred"] is not None and times["true"]:
+        out["autocorrelation_time_rel_err"] = abs(times["pred"] / times["true"] - 1)
+    return out
 
 
 def forecast_test(run, batch: int = 16, constraints=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,6 +170,8 @@ def evaluate_rollout(run, out: Path, progress: bool = True, fields=None):
         "Vorticity: prediction | truth | error through time": _fields_figure(pred[0], truth[0], times, out / "rollout_fields.png"),
         "Error and correlation vs forecast time": _error_figure(metrics, out / "rollout_error.png"),
         "Kinetic-energy spectra at the last horizon frame": _spectra_figure(metrics, out / "spectra.png"),
+        "Whole-forecast statistics: mean spectrum, enstrophy and energy, autocorrelation":
+            _statistics_figure(metrics, out / "rollout_statistics.png"),
     }
     return metrics, figs
 
@@ -190,6 +227,44 @@ def _spectra_figure(m, path) -> Path:
     ax.loglog(m["spectrum_k"], m["spectrum_true"], "k-", label="CFD (truth)")
     ax.loglog(m["spectrum_k"], m["spectrum_pred"], "r--", label="model")
     ax.set_xlabel("|k|"), ax.set_ylabel("E(k)"), ax.legend(fontsize=8), ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _statistics_figure(m, path) -> Path:
+    """Spectrum averaged over the forecast, enstrophy and energy against time, and the temporal autocorrelation
+    with its 1/e level: CFD (solid) against the model (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    ax[0].loglog(m["spectrum_k"], m["spectrum_rollout_true"], "k-", label="CFD (truth)")
+    ax[0].loglog(m["spectrum_k"], m["spectrum_rollout_pred"], "r--", label="model")
+    ax[0].set_title(f"spectrum over the forecast: log err {m['spectrum_rollout_error']:.3f}", fontsize=9)
+    ax[0].set_xlabel("|k|"), ax[0].set_ylabel("E(k)"), ax[0].legend(fontsize=8), ax[0].grid(alpha=0.3, which="both")
+    t = m["forecast_times"]
+    ax[1].plot(t, m["enstrophy_true_vs_time"], "k-", label="enstrophy Z, CFD")
+    ax[1].plot(t, m["enstrophy_pred_vs_time"], "k--", label="Z, model")
+    ax1 = ax[1].twinx()
+    ax1.plot(t, m["energy_true_vs_time"], "b-", label="energy E, CFD")
+    ax1.plot(t, m["energy_pred_vs_time"], "b--", label="E, model")
+    ax[1].set_xlabel("forecast time t"), ax[1].set_ylabel("Z = ½⟨ω²⟩"), ax1.set_ylabel("E = ½⟨|u|²⟩", color="b")
+    ax[1].set_title(f"rel. err Z {m['enstrophy_rel_err']:.3f}, E {m['energy_rel_err']:.3f}", fontsize=9)
+    ax[1].legend(fontsize=7, loc="upper left"), ax1.legend(fontsize=7, loc="upper right"), ax[1].grid(alpha=0.3)
+    lags = np.asarray(t) - t[0]
+    ax[2].plot(lags, m["autocorrelation_true"], "k-", label="CFD")
+    ax[2].plot(lags, m["autocorrelation_pred"], "r--", label="model")
+    ax[2].axhline(np.exp(-1), color="grey", lw=0.8, ls=":", label="1/e")
+
+    def fmt(tag):
+        v = m[f"autocorrelation_time_{tag}"]
+        return f"{v:.3g}" if m[f"autocorrelation_time_{tag}_reached"] else f"> {v:.3g}"
+    ax[2].set_title(f"decorrelation time (1/e): CFD {fmt('true')}, model {fmt('pred')}", fontsize=9)
+    ax[2].set_xlabel("lag τ"), ax[2].set_ylabel("R(τ)"), ax[2].legend(fontsize=8), ax[2].grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -138,7 +138,10 @@ class Problem:
       pure second derivatives); 3 gives a :class:`~sciflow.autodiff.jet3.Jet3` with every partial
       derivative up to third order (mixed ones such as u_xy included: ``out.partial(0, 1)``);
     * ``evaluator``: the name of a case evaluator that adds its metrics to the generic field
-      comparison (None: the generic comparison alone).
+      comparison (None: the generic comparison alone);
+    * ``singular_points``: points of the inputs where the solution is singular (the lid corners of the
+      cavity); error maps circle them with radius ``singular_radius``, and evaluators may report errors
+      away from those discs.
     """
 
     registry_name: ClassVar[str | None] = None
@@ -150,6 +153,8 @@ class Problem:
     periodic_inputs: Sequence[float | None] | None = None
     keep_periodic_inputs: bool = False
     even_inputs: Sequence[int] | None = None
+    singular_points: Sequence[tuple[float, ...]] = ()
+    singular_radius: float = 0.1
     #: Parameter curriculum over training steps (``problem.schedule`` in a spec), or None.
     schedule: "ParameterSchedule | None" = None
     #: The user's reference fields (``problem.reference: {path, variables}`` in a spec), or None:

@@ -60,13 +60,13 @@ def parameter_mismatch(ds, params: dict) -> dict:
     return out
 
 
-def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = True):
+def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = True, required: tuple[str, ...] = ()):
     """The dataset ``recipe`` makes from ``params``, cached under a name that hashes all of them.
 
     The file is ``<data dir>/<stem of filename>_<hash>.nc`` (:func:`cache_path`); on read its
-    stored ``parameters`` are compared with ``params``, and a file that differs in any of them is
-    remade, never used. A file under the plain ``filename`` (the names of earlier versions) is used
-    only when its stored parameters match too.
+    stored ``parameters`` are compared with ``params``, and a file that differs in any of them, or
+    lacks one of the ``required`` variables, is remade, never used. A file under the plain
+    ``filename`` (the names of earlier versions) is used only when it passes the same checks.
     """
     path = cache_path(recipe, params, filename)
     for candidate in (path, data_dir() / filename):
@@ -76,6 +76,10 @@ def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = Tru
             ds = read_dataset(candidate)
         except SciflowError as exc:
             print(f"reference data {candidate} unreadable ({exc}): remaking it", flush=True)
+            continue
+        missing = [v for v in required if v not in ds.variables]
+        if missing:
+            print(f"reference data {candidate} lacks the variable(s) {missing}: remaking it", flush=True)
             continue
         bad = parameter_mismatch(ds, params)
         if not bad:
@@ -87,7 +91,7 @@ def cached_recipe(recipe: str, params: dict, filename: str, progress: bool = Tru
     if progress:
         print(f"reference data {path} not found: making it with recipe '{recipe}' {params}", flush=True)
     write_dataset(run_recipe(recipe, params, progress=progress), path)
-    ds = read_dataset(path)
+    ds = read_dataset(path, required)
     bad = parameter_mismatch(ds, params)
     if bad:
         raise SciflowError(f"recipe '{recipe}' wrote {path} with parameters {bad} (requested, stored)")

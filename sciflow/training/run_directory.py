@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -26,19 +27,45 @@ LOCK = ".lock"
 HISTORY = "spec_history.yaml"
 
 
+# What a start of training writes, in the order it writes it; a directory holding only these and
+# no checkpoint is a start that ended before its first save (e.g. Ctrl-C while the reference was made).
+RUN_FILES = (LOCK, "checkpoints", "spec.yaml", "environment.json", "spec_history.yaml", "metrics.csv",
+             "tensorboard", "evaluation")
+
+
+def checkpoints_in(run_dir: Path) -> list[Path]:
+    """The checkpoints (``checkpoints/*.pt``, temporaries of an unfinished save left out) of ``run_dir``."""
+    d = Path(run_dir) / "checkpoints"
+    return sorted(p for p in d.glob("*.pt") if p.is_file()) if d.is_dir() else []
+
+
 def holds_run(run_dir: Path) -> bool:
-    """True when ``run_dir`` has any file other than the lock."""
-    return run_dir.is_dir() and any(p.name != LOCK for p in run_dir.iterdir())
+    """True when ``run_dir`` holds a run: at least one checkpoint, something to resume or evaluate."""
+    return bool(checkpoints_in(run_dir))
 
 
 def claim_new(run_dir: Path, overwrite: bool):
     """Make ``run_dir`` ready for a new run: refuse an existing run unless ``overwrite``.
 
-    Only a directory that sciflow wrote (it has ``spec.yaml``) is ever emptied.
+    A directory with no checkpoint but only the files an earlier, interrupted start wrote is
+    emptied of them; one with any other file is refused. Only a directory that sciflow wrote
+    (it has ``spec.yaml``) is ever emptied by ``overwrite``.
     """
     if run_dir.exists() and not run_dir.is_dir():
         raise SciflowError(f"run directory {run_dir} is a file")
+    if not run_dir.is_dir():
+        return
+    entries = [p for p in run_dir.iterdir() if p.name != LOCK]
     if not holds_run(run_dir):
+        foreign = sorted(p.name for p in entries if p.name not in RUN_FILES)
+        if foreign:
+            raise SciflowError(f"{run_dir} is not a sciflow run directory (it holds {foreign[:3]}"
+                               f"{' …' if len(foreign) > 3 else ''}, which sciflow did not write); "
+                               "refusing to train into it: choose another `--out`")
+        if entries:
+            print(f"{run_dir} holds no checkpoint (an earlier start ended before its first save): "
+                  "starting the run afresh", file=sys.stderr, flush=True)
+        _empty(run_dir)
         return
     if not overwrite:
         raise SciflowError(f"run directory {run_dir} already holds a run; continue it with "
@@ -47,6 +74,11 @@ def claim_new(run_dir: Path, overwrite: bool):
     if not (run_dir / "spec.yaml").exists():
         raise SciflowError(f"--overwrite: {run_dir} is not a sciflow run directory (no spec.yaml); "
                            "refusing to delete its contents")
+    _empty(run_dir)
+
+
+def _empty(run_dir: Path):
+    """Remove everything in ``run_dir`` but the lock (which this process holds)."""
     for p in run_dir.iterdir():
         if p.name == LOCK:
             continue

@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from sciflow.errors import Diverged, Interrupted, SciflowError
 from sciflow.models.base import unwrap
-from sciflow.training.checkpoint import (load_checkpoint, non_finite_weights, previous_path, rng_state,
-                                         save_checkpoint, set_rng_state)
+from sciflow.training.checkpoint import (link_or_copy, load_checkpoint, non_finite_weights, previous_path,
+                                         resume_checkpoint, rng_state, save_checkpoint, set_rng_state)
 from sciflow.training.distributed import all_reduce_mean
 from sciflow.training.metrics_csv import read_metrics_lines
 from sciflow.training.optim import learning_rate, make_optimizer
@@ -99,10 +99,12 @@ class Trainer:
         if self.rank == 0 and last.exists():
             saved_step = load_checkpoint(last)["step"]
             prev = previous_path(last)
-            if saved_step >= self.step:
-                os.replace(last, self.ckpt_dir / "last.diverged.pt")
+            if saved_step >= self.step:  # last.pt stays in place until the good one replaces it
+                link_or_copy(last, self.ckpt_dir / "last.diverged.pt")
                 if prev.exists():
                     os.replace(prev, last)
+                else:
+                    last.unlink()
         if last.exists():
             step = load_checkpoint(last)["step"]
             return (f"the last good checkpoint is {last} (step {step}); resume from it with a lower learning rate, "
@@ -110,7 +112,7 @@ class Trainer:
         return "no checkpoint was written before it diverged; lower the learning rate in the spec and train again"
 
     def _restore(self):
-        ck = load_checkpoint(self.ckpt_dir / "last.pt", map_location=self.device)
+        _, ck, _ = resume_checkpoint(self.ckpt_dir, map_location=self.device)
         unwrap(self.model).load_state_dict(ck["model"])
         self.step, self.best, self.elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
         self.cpu_elapsed = ck.get("cpu_elapsed", 0.0)

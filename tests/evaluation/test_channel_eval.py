@@ -35,3 +35,21 @@ def test_channel_rollout_with_and_without_the_constraint_layer(channel_run):
     for k in names:
         assert held[f"constraint_residual_{k}"] <= 1e-12
     assert held["rollout_steps_stable"] == 5 and 0 < held["U_plus_max_rel_err"] < 10
+    assert 0 < held["uv_plus_max_rel_err"] < 100
+    assert set(held["spectra_levels_y_plus"]) == {"y15", "center"}
+    for d in "xz":
+        for lv in ("y15", "center"):
+            assert 0 < held[f"E_k{d}_log_err_{lv}"] < 20 and 0 <= held[f"R_uu_d{d}_max_err_{lv}"] <= 2
+            assert held[f"R_d{d}_{lv}_ref"][0][0] == pytest.approx(1.0)  # R_uu(0) = 1
+
+
+def test_channel_evaluator_writes_the_two_point_statistics_figure(channel_run, tmp_path):
+    from sciflow.evaluation.channel_eval import evaluate_channel
+
+    saved, channel_run.spec.evaluation = channel_run.spec.evaluation, {"rollout_steps": 3, "les_dt": 0.005}
+    try:
+        m, figs = evaluate_channel(channel_run, tmp_path, progress=False)
+    finally:
+        channel_run.spec.evaluation = saved
+    assert (tmp_path / "channel_spectra.png").stat().st_size > 10_000 and len(figs) == 2
+    assert len(m["uv_pred"]) == len(m["y"]) and len(m["E_kx_center_pred"]) == 3

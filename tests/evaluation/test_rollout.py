@@ -51,6 +51,31 @@ def test_metrics_of_perfect_zero_and_scaled_forecasts():
     assert rollout_metrics(mixed, truth, times, horizon=4)["decorrelation_time"] == 12.0
 
 
+def test_whole_forecast_statistics_of_perfect_and_scaled_forecasts():
+    """Perfect: every error 0.  ω̂ = 2ω: Z and E ×4 (rel. err 3), mean spectrum ×4 (log err log10 4), the
+    autocorrelation (normalised) unchanged.  A travelling wave ω = cos 2π(x − ct): R(τ) = cos 2πcτ, 1/e at
+    arccos(1/e)/(2πc); a forecast of twice the speed decorrelates in half the time."""
+    truth = _fields()
+    times = np.arange(10.0, 14.0)
+    perfect = rollout_metrics(truth.copy(), truth, times, horizon=4)
+    assert perfect["spectrum_rollout_error"] == 0 and perfect["enstrophy_rel_err"] == 0 and perfect["energy_rel_err"] == 0
+    double = rollout_metrics(2 * truth, truth, times, horizon=4)
+    assert np.isclose(double["enstrophy_rel_err"], 3.0) and np.isclose(double["energy_rel_err"], 3.0)
+    assert np.isclose(double["spectrum_rollout_error"], math.log10(4))
+    assert np.allclose(double["autocorrelation_pred"], double["autocorrelation_true"])
+    n, c, dt = 32, 0.04, 0.5
+    x = (np.arange(n) / n)[:, None] * np.ones((1, n))
+    t = np.arange(30) * dt
+    wave = lambda speed: np.stack([[np.cos(2 * math.pi * (x - speed * tt)) for tt in t]] * 2)  # noqa: E731
+    m = rollout_metrics(wave(2 * c), wave(c), t, horizon=4)
+    exact = math.acos(math.exp(-1)) / (2 * math.pi * c)
+    assert np.allclose(m["autocorrelation_true"], np.cos(2 * math.pi * c * t), atol=1e-12)
+    assert np.isclose(m["autocorrelation_time_true"], exact, rtol=2e-3)
+    assert np.isclose(m["autocorrelation_time_pred"], exact / 2, rtol=5e-3)
+    assert np.isclose(m["autocorrelation_time_rel_err"], 0.5, rtol=1e-2)
+    assert m["enstrophy_rel_err"] < 1e-12 and m["energy_rel_err"] < 1e-12  # same one-point statistics
+
+
 def test_evaluate_run_writes_rollout_metrics(tmp_path):
     from sciflow.api import evaluate, train
     from sciflow.spec import spec_from_dict
@@ -69,12 +94,13 @@ def test_evaluate_run_writes_rollout_metrics(tmp_path):
     saved = json.loads((run / "evaluation" / "metrics.json").read_text())
     for key in ("test_rel_l2", "rel_l2_vs_time", "nrmse_vs_time", "vrmse_vs_time", "vorticity_vrmse",
                 "vorticity_frmse_low", "vorticity_brmse", "spectrum_error", "decorrelation_time",
-                "checkpoint", "parameters"):
+                "spectrum_rollout_error", "enstrophy_rel_err", "energy_rel_err", "autocorrelation_true",
+                "autocorrelation_time_true", "checkpoint", "parameters"):
         assert key in saved
     assert saved["checkpoint"] == "best.pt" and saved["test_samples"] == 2
     assert len(saved["rel_l2_vs_time"]) == 5  # frames t = 2 … 6 forecast from t = 0, 1
     assert 0 < metrics["test_rel_l2"] < 10
-    for png in ("rollout_fields.png", "rollout_error.png", "spectra.png"):
+    for png in ("rollout_fields.png", "rollout_error.png", "spectra.png", "rollout_statistics.png"):
         assert (run / "evaluation" / png).stat().st_size > 1000
     assert "test_rel_l2" in (run / "evaluation" / "report.md").read_text()
     assert saved["constraints"] == "none" and saved["constraint_residual_zero_mean_vorticity"] > 0

@@ -19,7 +19,8 @@ meshio = pytest.importorskip("meshio")
 SPEC = {"name": "byo_cavity", "problem": {"name": "cavity", "Re": 100, "reference_mesh": 8, "reference_grid": 17},
         "model": {"name": "pinn", "width": 16, "depth": 2},
         "objective": {"name": "physics", "interior_points": 128},
-        "training": {"phases": [{"optimizer": "adam", "steps": 20, "lr": 3e-3}], "log_every": 5, "tensorboard": False}}
+        "training": {"phases": [{"optimizer": "adam", "steps": 20, "lr": 3e-3}], "log_every": 5, "tensorboard": False},
+        "evaluation": {"targets": {"velocity_rel_l2": 10.0, "ghia_u_max_dev": 1e-9, "spectrum_error": 1.0}}}
 
 
 def _write_vtu(ref, path):
@@ -62,6 +63,12 @@ def test_fem_reference_round_trip_through_vtu_gives_the_same_metrics(tmp_path):
     heads = [ln for ln in report.splitlines() if ln.startswith("## ")]
     assert heads[:2] == ["## Case and reference", "## Headline metrics"] and heads[-1] == "## Provenance"
     assert "| velocity_rel_l2 |" in report and "1 (relative)" in report and "| train_seconds |" in report
+    # units from the problem's fields, each target checked, a target without its metric reported as such
+    assert f"| velocity_rel_l2 | {native['velocity_rel_l2']:.4g} | 1 (relative) | 10 | yes |" in report
+    assert f"| ghia_u_max_dev | {native['ghia_u_max_dev']:.4g} | U | 1e-09 | no |" in report
+    assert f"| p_max_error | {native['p_max_error']:.4g} | rho U^2 |  |  |" in report
+    assert "| spectrum_error | not computed |  | 1 | no |" in report
+    assert report.index("## Headline metrics") < report.index("![") < report.index("## Provenance")
     _check_export(run / "evaluation", ("y", "x"), 17 * 17)
     _check_export(byo / "evaluation", ("point",), 17 * 17)
 
