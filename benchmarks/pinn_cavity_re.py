@@ -7,6 +7,10 @@ against its FEM reference. Rows of benchmarks/results/pinn_cavity_re.json:
 steps run and planned, the error away from the lid corners, the reference mesh and the load.
 The markdown table gives median and worst over the seeds that ran.
 
+While it trains, the 1-minute load average is sampled every minute into ``<run>/loadavg.csv``
+(``unix_time,load`` lines; a run trained by other means may carry the same file), and each row
+gives its median and range as ``loadavg_1min_training``.
+
 ``--reuse`` evaluates a finished run already at ``<out>/<config>_seed<k>`` instead of training
 again, provided its saved spec equals the config's in every key that shapes the weights;
 with ``--partial`` a run of that spec stopped before its last step (Ctrl-C) is evaluated as it
@@ -33,6 +37,44 @@ from common import RESULTS, machine, markdown_table, write_results  # noqa: E402
 from pinn_cases import finished_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+LOAD_SAMPLE_SECONDS = 60
+
+
+class LoadSampler:
+    """Appends ``unix_time,1-min load average`` to ``path`` every ``every`` seconds while in use."""
+
+    def __init__(self, path: Path, every: float = LOAD_SAMPLE_SECONDS):
+        import threading
+
+        self.path, self.every, self.done = path, every, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(f"{time.time():.0f},{os.getloadavg()[0]:.2f}\n")
+            if self.done.wait(self.every):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def training_load(run_dir: Path) -> str | None:
+    """'median (min-max), n samples' of ``<run>/loadavg.csv``; None when the run has no samples."""
+    path = run_dir / "loadavg.csv"
+    if not path.exists():
+        return None
+    loads = [float(line.split(",")[1]) for line in path.read_text().splitlines() if line.strip()]
+    if not loads:
+        return None
+    return f"{statistics.median(loads):.1f} ({min(loads):.1f}-{max(loads):.1f}), {len(loads)} samples"
 
 
 def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, partial: bool) -> dict:
@@ -47,7 +89,8 @@ def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, p
     planned = sum(ph.steps for ph in spec.training.phases)
     done = reuse and finished_run(run_dir, spec)
     if not done and not (reuse and partial and (run_dir / "checkpoints" / "last.pt").exists()):
-        train(ROOT / config, overrides=overrides, out=run_dir, progress=True)
+        with LoadSampler(run_dir / "loadavg.csv"):
+            train(ROOT / config, overrides=overrides, out=run_dir, progress=True)
     steps = load_run(run_dir).step
     metrics = evaluate(run_dir, progress=True)
     return {"Re": problem.Re, "config": config, "seed": seed, "velocity_rel_l2": metrics["velocity_rel_l2"],
@@ -56,6 +99,7 @@ def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, p
             "train_seconds": metrics.get("train_seconds"), "threads": threads, "steps": steps,
             "steps_planned": planned, "reference": f"FEM P2/P1 {problem.reference_mesh}^2 graded "
                                                   f"{problem.reference_grading:g}",
+            "loadavg_1min_training": training_load(run_dir),
             "loadavg_1min_at_evaluation": os.getloadavg()[0], "run": str(run_dir)}
 
 
@@ -81,14 +125,16 @@ def main(argv=None):
         rows = [r for r in json.loads(old.read_text()) if (r["config"], r["seed"]) not in done] + rows
     lines = ["# Cavity PINNs at high Re (data-free, hard BCs) vs graded-mesh FEM", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M')}, {args.threads} torch thread(s), "
-             f"{os.cpu_count()} CPU cores shared (load at evaluation in the rows). Budget: the steps in "
-             "each row (steps < planned: stopped early, evaluated as it stood).", ""]
+             f"{os.cpu_count()} CPU cores shared (1-min load average while training: median (range) in the "
+             "rows). Budget: the steps in each row (steps < planned: stopped early, evaluated as it stood). "
+             "Seeds: the rows' seeds only; a median over fewer than 3 seeds is not the bar's median.", ""]
     for config in dict.fromkeys(r["config"] for r in rows):
         errs = sorted(r["velocity_rel_l2"] for r in rows if r["config"] == config)
         lines.append(f"- {config}: {len(errs)} seed(s); velocity rel. L2 median {statistics.median(errs):.4g}, "
                      f"worst {errs[-1]:.4g}")
     lines += ["", markdown_table(rows, ["Re", "config", "seed", "velocity_rel_l2", "velocity_rel_l2_away_from_lid_corners",
-                                        "train_seconds", "steps", "steps_planned", "threads", "reference"])]
+                                        "train_seconds", "steps", "steps_planned", "threads",
+                                        "loadavg_1min_training", "reference"])]
     write_results("pinn_cavity_re", rows, {"machine": machine(), "threads": args.threads}, "\n".join(lines))
 
 

@@ -10,7 +10,8 @@ Three steps, each usable alone (case evaluators and exporters build on them):
    entries (outside the flow) are ignored.
 2. :func:`field_metrics`: per field, ``<f>_rel_l2 = ‖f − f_ref‖₂/‖f_ref‖₂`` (after removing each
    mean for a field defined up to a constant, such as the pressure; left out where the reference
-   field is zero, e.g. v of a parallel flow) and ``<f>_max_error = max |f − f_ref|``.
+   field is zero, e.g. v of a parallel flow), ``<f>_max_error = max |f − f_ref|`` and the metrics users
+   cite from PDEBench and The Well (:func:`cited_metrics`: nRMSE, VRMSE, RMSE, cRMSE, bRMSE, fRMSE bands).
 3. :func:`field_figures`: prediction | reference | error per field, axes and colour bars labelled
    with the inputs and the fields' units (grids: the last time slice of a transient field); colour
    scales robust to singular points: prediction and reference over the 0.5-99.5th percentiles of the
@@ -154,7 +155,36 @@ def field_metrics(c: FieldComparison) -> dict[str, float]:
         else:
             out[f"{f}_rel_l2"] = M.rel_l2(p, r)
             out[f"{f}_max_error"] = M.max_abs(p, r)
+        if spread > 0:
+            out.update(cited_metrics(c, f))
     return out
+
+
+def cited_metrics(c: FieldComparison, f: str) -> dict[str, float]:
+    """The other metrics of :mod:`sciflow.evaluation.metrics` for field ``f`` (after removing each mean for a
+    field defined up to a constant, which then has no ``crmse``): ``<f>_nrmse``, ``_vrmse``, ``_rmse``, ``_crmse``
+    and, on a complete grid (no NaN entry), ``_brmse`` and ``_frmse_low|mid|high`` with the coordinate spans as
+    the lengths. A leading ``t`` dim is the frame axis (each metric averaged over the frames whose reference is
+    not identically zero); scattered points
+    and grids with NaN (outside the flow) count as one frame of their finite points."""
+    p, r = c.pred[f], c.ref[f]
+    finite = np.isfinite(p) & np.isfinite(r)
+    if not finite.all() or not c.gridded:
+        p, r = p[finite], r[finite]
+        space, complete = 1, False
+    else:
+        space, complete = len(c.dims) - (1 if c.dims[0] == "t" else 0), True
+        if space < len(c.dims):  # frames whose reference is zero (a start from rest) have no relative error
+            live = [k for k in range(r.shape[0]) if np.any(r[k] != 0)]
+            p, r = p[live], r[live]
+    if f in c.up_to_constant:
+        p, r = p - p.mean(), r - r.mean()
+    lengths = [float(np.ptp(c.coords[d])) for d in c.dims[len(c.dims) - space:]] if complete else None
+    got = M.field_metrics(p, r, f, n_space=space, boundary=complete, fourier=complete, lengths=lengths)
+    keep = {k: v for k, v in got.items() if not k.endswith(("_rel_l2", "_max_error"))}
+    if f in c.up_to_constant:
+        keep.pop(f"{f}_crmse")
+    return keep
 
 
 def field_figures(c: FieldComparison, out: Path, title: str = "", singular=(), radius: float = 0.1) -> dict[str, Path]:

@@ -53,6 +53,7 @@ def evaluate_run(run, progress: bool = True) -> dict:
     from sciflow.models.base import PointwiseModel
     from sciflow.problems.base import ExactSolution, ReferenceSolution
 
+    evaluation_targets(run)  # refused before any work
     out = Path(run.path) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -158,10 +159,19 @@ def _export_prediction(run, fields, out: Path) -> None:
     write_prediction(out, prediction_dataset(pred, ref, coords, dims, attrs, fields.units))
 
 
+def evaluation_targets(run) -> dict[str, float]:
+    """``evaluation.targets`` of the run's spec: {metric: upper bound}; anything but a number is refused."""
+    targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
+    for k, t in targets.items():
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise SciflowError(f"evaluation.targets.{k}: expected an upper bound (a number), got {t!r}")
+    return targets
+
+
 def _report_md(run, metrics, figs, notes=()) -> str:
     """report.md: case and reference, headline metrics (with units and targets), figures, notes (what
     could not be drawn and why), provenance."""
-    targets = dict((run.spec.evaluation or {}).get("targets", {}) or {})
+    targets = evaluation_targets(run)
     lines = [f"# {run.spec.name}", "", "## Case and reference", "",
              f"- problem `{run.problem.name}`: " + ", ".join(f"{k} = {v}" for k, v in run.problem.params.items()),
              f"- model `{run.spec.model.name}`, {run.step} training steps"]
@@ -170,9 +180,6 @@ def _report_md(run, metrics, figs, notes=()) -> str:
         lines.append("- reference: " + "; ".join(f"{k}: {v}" for k, v in ref.items()))
     lines += ["", "## Headline metrics", "", "| metric | value | unit | target | met |", "|---|---|---|---|---|"]
     headline = headline_metrics(metrics)
-    for k, t in targets.items():
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise SciflowError(f"evaluation.targets.{k}: expected an upper bound (a number), got {t!r}")
     for k, v in headline.items():
         t = targets.get(k)
         met = "" if t is None else ("yes" if float(v) <= float(t) else "no")

@@ -21,8 +21,14 @@ class Rectangle:
         return (self.x1 - self.x0) * (self.y1 - self.y0)
 
     def sample_interior(self, n: int, generator: torch.Generator | None = None, method: str = "sobol",
-                        dtype=torch.float64) -> torch.Tensor:
-        """n points (n, 2) inside the rectangle: scrambled Sobol (low discrepancy) or uniform random."""
+                        dtype=torch.float64, grading: float = 0.0) -> torch.Tensor:
+        """n points (n, 2) inside the rectangle: scrambled Sobol (low discrepancy) or uniform random.
+
+        ``grading`` g ∈ [0, 1) maps each unit coordinate s to s − (g/2π) sin 2πs (the map of the
+        graded FEM meshes, :func:`sciflow.cfd.fem_cases.graded_square_mesh`): the point density is
+        1/(1 − g cos 2πs), (1 − g)⁻¹ times the mean at the walls and (1 + g)⁻¹ at the centre lines,
+        so thin wall boundary layers get more points (g = 0: unchanged).
+        """
         if method == "sobol":
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator).item())
             u = torch.quasirandom.SobolEngine(2, scramble=True, seed=seed).draw(n, dtype=torch.float64)
@@ -30,6 +36,8 @@ class Rectangle:
             u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
         else:
             raise ValueError(f"unknown sampling method '{method}' (sobol, uniform)")
+        if grading:
+            u = u - grading / (2 * torch.pi) * torch.sin(2 * torch.pi * u)
         pts = torch.stack([self.x0 + (self.x1 - self.x0) * u[:, 0], self.y0 + (self.y1 - self.y0) * u[:, 1]], 1)
         return pts.to(dtype)
 

@@ -50,15 +50,20 @@ class SteadyNavierStokes2D(Problem):
     evaluator = "steady_flow"
 
     def __init__(self, Re: float, domain: Rectangle, velocity_scale: float = 1.0, length_scale: float = 1.0,
-                 sampling: str = "sobol"):
+                 sampling: str = "sobol", collocation_grading: float = 0.0):
         super().__init__(inputs=("x", "y"), fields=VELOCITY_PRESSURE, params={"Re": float(Re)},
                          scales={"length": length_scale, "velocity": velocity_scale})
         if Re <= 0:
             from sciflow.errors import SciflowError
 
             raise SciflowError(f"problem.Re must be positive, got {Re}")
+        if not 0.0 <= collocation_grading < 1.0:
+            from sciflow.errors import SciflowError
+
+            raise SciflowError(f"problem.collocation_grading must lie in [0, 1), got {collocation_grading}")
         self.domain = domain
         self.sampling = sampling
+        self.collocation_grading = float(collocation_grading)
 
     @property
     def Re(self) -> float:
@@ -78,7 +83,7 @@ class SteadyNavierStokes2D(Problem):
 
     def sample(self, region: str, n: int, generator=None) -> torch.Tensor:
         if region == "interior":
-            return self.domain.sample_interior(n, generator, self.sampling)
+            return self.domain.sample_interior(n, generator, self.sampling, grading=self.collocation_grading)
         if region == "boundary":
             return self.domain.sample_boundary(n, generator)
         raise ValueError(f"{self.name}: unknown region '{region}' (interior, boundary)")
@@ -150,14 +155,17 @@ class LidDrivenCavity(SteadyNavierStokes2D):
 
     Reference: the ``cavity_fem`` recipe on ``reference_mesh``² elements, graded towards the
     walls by ``reference_grading`` (0: uniform), sampled on ``reference_grid``² points.
+    Collocation points: ``sampling`` (sobol, uniform), graded towards the walls by
+    ``collocation_grading`` (the FEM mesh's map, see ``Rectangle.sample_interior``).
     """
 
     evaluator = "cavity"
     singular_points = ((0.0, 1.0), (1.0, 1.0))  # the lid corners: ∇u ∝ 1/r, p ∝ 1/r
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
-                 corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0):
-        super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling)
+                 corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0,
+                 collocation_grading: float = 0.0):
+        super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling, collocation_grading=collocation_grading)
         self.reference_mesh = int(reference_mesh)
         self.reference_grading = float(reference_grading)
         self.reference_grid = int(reference_grid)

@@ -132,3 +132,29 @@ def test_channel_file_errors_name_what_is_missing(data, tmp_path):
     spec["problem"]["params"] = {"nx": 8}
     with pytest.raises(SciflowError, match="problem.params: recipe overrides apply to a recipe dataset"):
         build(spec_from_dict(spec))
+
+
+def test_a_grid_the_les_cannot_take_is_evaluated_without_the_les_comparison(data, tmp_path):
+    user = data[["u", "v", "w", "split"]].assign_coords(y=np.linspace(-1.0, 1.0, data.sizes["y"]))  # not tanh faces
+    user.attrs = {"re_tau": 178.12}
+    write_dataset(user, tmp_path / "uniform_y.nc")
+    run = train(spec_from_dict(_spec({"path": str(tmp_path / "uniform_y.nc")}, "uniform_y")), out=tmp_path / "run",
+                progress=False)
+    m = evaluate(run, progress=False)
+    assert m["les_comparison"].startswith("not made: LES: the dataset's wall-normal points are not the faces")
+    assert "les_seconds_per_time_unit" not in m and "speedup_vs_les" not in m
+    assert np.isfinite(m["u_nrmse"]) and (run / "evaluation" / "prediction.xdmf").exists()
+    report = (run / "evaluation" / "report.md").read_text()
+    assert "| u_nrmse |" in report and "| u_rmse |" in report and "u_τ" in report
+
+
+def test_a_target_that_is_no_number_is_refused_before_any_work(native):
+    from sciflow.api import load_run
+    from sciflow.evaluation.report import evaluate_run
+
+    run = load_run(native[0])
+    run.spec.evaluation["targets"] = {"u_nrmse": "small"}
+    before = (native[0] / "evaluation" / "metrics.json").stat().st_mtime_ns
+    with pytest.raises(SciflowError, match=r"evaluation.targets.u_nrmse: expected an upper bound \(a number\), got 'small'"):
+        evaluate_run(run, progress=False)
+    assert (native[0] / "evaluation" / "metrics.json").stat().st_mtime_ns == before

@@ -54,10 +54,23 @@ def test_grid_points_and_exact_give_the_known_errors(tmp_path):
     assert m["u_rel_l2"] == pytest.approx(0.01, rel=1e-12)  # ‖εu‖/‖u‖ = ε
     assert m["u_max_error"] == pytest.approx(0.01, rel=1e-3)
     assert m["p_rel_l2"] < 1e-14 and m["p_max_error"] < 1e-13  # the constant 5 is free
+    # the metrics users cite, by hand: e = 0.01 u, and u = sin πx sin πy vanishes on the four edges
+    u = grid.ref["u"]
+    assert m["u_nrmse"] == pytest.approx(0.01, rel=1e-12)
+    assert m["u_rmse"] == pytest.approx(0.01 * np.sqrt((u ** 2).mean()), rel=1e-12)
+    assert m["u_vrmse"] == pytest.approx(np.sqrt(((0.01 * u) ** 2).mean() / (u.var() + 1e-7)), rel=1e-12)
+    assert m["u_crmse"] == pytest.approx(0.01 * u.mean(), rel=1e-12) and m["u_brmse"] < 1e-17
+    assert m["u_frmse_low"] > m["u_frmse_mid"] > m["u_frmse_high"] > 0  # a smooth error: low wavenumbers
+    assert max(m[f"p_{k}"] for k in ("nrmse", "vrmse", "rmse", "brmse", "frmse_low")) < 1e-12
+    assert "p_crmse" not in m  # the domain mean of a field defined up to a constant is no quantity
     ds = _grid().stack(point=("y", "x")).reset_index("point")
     scattered = compare_fields(problem, model, ds)
     assert scattered.dims == ("point",)
-    assert field_metrics(scattered)["u_rel_l2"] == pytest.approx(m["u_rel_l2"], rel=1e-12)
+    ms = field_metrics(scattered)
+    assert ms["u_rel_l2"] == pytest.approx(m["u_rel_l2"], rel=1e-12)
+    for k in ("nrmse", "vrmse", "rmse", "crmse"):  # one frame of the same points: the same values
+        assert ms[f"u_{k}"] == pytest.approx(m[f"u_{k}"], rel=1e-12), k
+    assert "u_brmse" not in ms and "u_frmse_low" not in ms  # no edges or Fourier modes at scattered points
     exact = compare_fields(problem, model)
     assert exact.source == "exact" and field_metrics(exact)["u_rel_l2"] == pytest.approx(0.01, rel=1e-12)
     for c in (grid, scattered):
@@ -71,7 +84,9 @@ def test_nan_reference_entries_are_ignored_and_errors_are_named():
     ref["u"][:5, :5] = np.nan
     c = compare_fields(problem, Shifted(problem), ref)
     assert np.isnan(c.pred["u"][:5, :5]).all()
-    assert field_metrics(c)["u_rel_l2"] == pytest.approx(0.01, rel=1e-12)
+    masked = field_metrics(c)
+    assert masked["u_rel_l2"] == pytest.approx(0.01, rel=1e-12) and masked["u_nrmse"] == pytest.approx(0.01, rel=1e-12)
+    assert "u_brmse" not in masked  # a grid with holes has no complete edges or spectrum
     with pytest.raises(SciflowError, match=r"reference dims \('t', 'x'\) of 'Wave' are not its inputs"):
         compare_fields(problem, Shifted(problem), ref.rename(y="t"))
     with pytest.raises(SciflowError, match="holds none of the fields"):

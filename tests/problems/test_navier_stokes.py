@@ -87,3 +87,24 @@ def test_cavity_lift_removes_the_corner_singularity():
             assert lap.abs().max() * r * r > 1e-3  # the viscous term itself is ∝ 1/r²
             scaled.append(float(stokes.abs().max() * r * r))
         assert scaled[2] < 0.02 * scaled[0]  # residual·r² → 0: the 1/r² part cancels
+
+
+def test_cavity_collocation_grading_follows_the_fem_mesh_map():
+    """Graded points are the ungraded draw mapped by s − (g/2π) sin 2πs, so the fraction of points
+    below x(s₀) is the ungraded fraction below s₀; the walls get (1 − g)⁻¹ times the mean density."""
+    import pytest
+
+    from sciflow.errors import SciflowError
+
+    g, n = 0.5, 8192
+    plain = LidDrivenCavity(Re=1000).sample("interior", n, torch.Generator().manual_seed(3))
+    graded = LidDrivenCavity(Re=1000, collocation_grading=g).sample("interior", n, torch.Generator().manual_seed(3))
+    s = plain
+    assert torch.allclose(graded, s - g / (2 * math.pi) * torch.sin(2 * math.pi * s), atol=1e-15, rtol=0)
+    assert graded.min() > 0 and graded.max() < 1
+    band = 0.01  # strip along each wall: density ≈ 1/(1 − g) = 2 times the uniform one
+    near = ((graded < band) | (graded > 1 - band)).double().mean(0)
+    ratio = near / (2 * band)
+    assert ((ratio - 1 / (1 - g)).abs() < 0.1).all(), ratio
+    with pytest.raises(SciflowError, match="problem.collocation_grading"):
+        LidDrivenCavity(collocation_grading=1.0)
