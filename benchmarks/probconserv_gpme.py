@@ -136,10 +136,7 @@ def main(argv=None):
     from sciflow.spec import load_spec
     from sciflow.api import cached_run
 
-    old = RESULTS / f"{NAME}.json"
-    rows = [r for r in (json.loads(old.read_text()) if old.exists() else []) if r.get("protocol") and r["problem"] not in args.problems]
-    old_meta = RESULTS / f"{NAME}.meta.json"
-    per_problem = (json.loads(old_meta.read_text()).get("problems", {}) if old_meta.exists() else {})
+    rows, per_problem = [], {}
     started = time.time()
     for name in args.problems:
         cfg = ROOT / "configs" / (f"probconserv_{name}_paper.yaml" if args.size == "paper" else f"probconserv_{name}.yaml")
@@ -177,6 +174,13 @@ def main(argv=None):
         print(markdown_table([r for r in rows if r["problem"] == name and r["protocol"] == "paper"],
                              ["model", "test_value", "statistic", "seed", "mse", "conservation_error", "log_likelihood",
                               "front_error"]), flush=True)
+    # rows of problems not run this time are kept: read at the end, so that runs of different
+    # problems in parallel processes do not drop each other's rows
+    old = RESULTS / f"{NAME}.json"
+    rows += [r for r in (json.loads(old.read_text()) if old.exists() else [])
+             if r.get("protocol") and r["problem"] not in args.problems]
+    old_meta = RESULTS / f"{NAME}.meta.json"
+    per_problem = {**(json.loads(old_meta.read_text()).get("problems", {}) if old_meta.exists() else {}), **per_problem}
     order = {p: i for i, p in enumerate(PROBLEMS)}
     stat = {"median_of_seeds": 0, "worst_of_seeds": 1, "seed": 2}
     rows.sort(key=lambda r: (order[r["problem"]], r["protocol"] != "paper", stat[r.get("statistic", "seed")],
