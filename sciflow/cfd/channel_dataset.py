@@ -8,12 +8,24 @@ preceded by ``gap`` h/u_τ of free run for decorrelation. Snapshots are filtered
 coarse grid ``coarse = [nx, ny, nz]`` (``sciflow.cfd.filters``). Turbulence statistics
 are accumulated from the end of the spin-up to the end of the run.
 
+Augmentation: ``augment`` lists exact symmetries of the channel (``sciflow.cfd.channel_symmetry``:
+``reflect_y``, ``reflect_z``, ``shift_x:N``, ``shift_z:N`` with N coarse cells, compositions joined by
+``+``); each filtered trajectory is followed by one transformed copy per entry, written as its own
+trajectory. Copies take the split of their source trajectory (splits are drawn over the sources), so
+no test flow leaks into training in mirrored or shifted form. ``reflect_y`` is refused unless the
+DNS and the coarse y points are mirror-symmetric about the centreline.
+
+Cost: ``spinup/dt + n_trajectories·(gap/dt + (n_snapshots-1)·snapshot_every)`` solver steps (the
+spin-up is skipped when ``restart`` names an existing file); augmentation costs no solver steps.
+
 Dataset: ``u, v, w (trajectory, t, x, y, z)`` float32 on the coarse grid (``y``
 non-uniform, walls included); ``split (trajectory)`` ∈ {train, validation, test};
-``t_start (trajectory)``; ``norm_mean, norm_std (channel)`` over the training trajectories;
+``t_start (trajectory)``; ``source_trajectory (trajectory)`` (index of the
+trajectory a copy was made from; its own index for the source) and ``transform (trajectory)``
+(``identity`` or the symmetry that made the copy); ``norm_mean, norm_std (channel)`` over the training trajectories;
 ``filter_width_y (y)``; DNS statistics on the native wall-normal grid ``U_plus, u_rms_plus,
 v_rms_plus, w_rms_plus, uv_plus (y_plus)``; attrs ``re_tau, box, grid, averaging_time,
-dt_snapshot, filter, filter_width_x, filter_width_z`` plus provenance.
+dt_snapshot, filter, filter_width_x, filter_width_z, n_sources, augment`` plus provenance.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import xarray as xr
 
 from sciflow.cfd.channel_dns import ChannelConfig, ChannelSolver
 from sciflow.cfd.channel_initial import turbulent_initial_condition
+from sciflow.cfd.channel_symmetry import augment, check_mirror_symmetric, check_transforms, parse_transform
 from sciflow.cfd.filters import ChannelCoarsener
 from sciflow.data.io import provenance
 from sciflow.data.recipes import register_recipe
@@ -61,6 +74,7 @@ DEFAULTS = {
     "seed": 0,
     "restart": None,
     "threads": 0,
+    "augment": [],
 }
 
 
@@ -98,12 +112,18 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
     p = {**DEFAULTS, **params}
     if len(p["coarse"]) != 3:
         raise SciflowError(f"channel recipe: 'coarse' must be [nx, ny, nz], got {p['coarse']}")
+    nxc, nyc, nzc = (int(c) for c in p["coarse"])
+    transforms = check_transforms(p["augment"], nxc, nzc)
     if int(p["threads"]) > 0:
         torch.set_num_threads(int(p["threads"]))
     t0 = time.perf_counter()
     restart = p["restart"]
+    s = build_solver(p)
+    coarse = ChannelCoarsener(s, nxc, nyc, nzc, kind=p["filter"])
+    if any(op == "reflect_y" for t in transforms for op, _ in parse_transform(t)):
+        check_mirror_symmetric(s.grid.yf, "DNS wall-normal grid")
+        check_mirror_symmetric(coarse.y, "coarse (filtered) y grid")
     if restart and os.path.exists(restart):
-        s = build_solver(p)
         sd = safe_torch_load(restart, "channel restart file")
         for k in ("nx", "ny", "nz", "lx", "lz", "stretch", "nu"):
             if abs(float(sd["config"][k]) - float(getattr(s.cfg, k))) > 1e-12 * max(1.0, abs(float(getattr(s.cfg, k)))):
@@ -111,17 +131,14 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
         sd["stats"] = None
         s.load_state(sd)
     else:
-        s = build_solver(p)
         turbulent_initial_condition(s, float(p["amplitude"]), seed=int(p["seed"]))
         n_spin = int(round(float(p["spinup"]) / s.cfg.dt))
         s.run(n_spin, progress=progress, desc="channel spin-up")
         if restart:
             s.save(restart)
     t_spun = s.t
-    coarse = ChannelCoarsener(s, *[int(c) for c in p["coarse"]], kind=p["filter"])
     n_traj, n_snap, every = int(p["n_trajectories"]), int(p["n_snapshots"]), int(p["snapshot_every"])
     n_gap = int(round(float(p["gap"]) / s.cfg.dt))
-    nxc, nyc, nzc = (int(c) for c in p["coarse"])
     data = np.zeros((3, n_traj, n_snap, nxc, nyc, nzc), dtype=np.float32)
     t_start = np.zeros(n_traj)
     se = int(p["stats_every"])
@@ -143,7 +160,11 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
     from sciflow.cfd.channel_stats import channel_statistics
 
     st = channel_statistics(s.stats.result())
-    splits = _splits(n_traj, p["split_fractions"])
+    # splits are drawn over the source trajectories; every copy keeps its source's split
+    n_copies = 1 + len(transforms)
+    splits = [sp for sp in _splits(n_traj, p["split_fractions"]) for _ in range(n_copies)]
+    data, source, transform = augment(data, transforms)
+    t_start = np.repeat(t_start, n_copies)
     train = np.array([sp == "train" for sp in splits])
     mean = data[:, train].reshape(3, -1).mean(1)
     std = data[:, train].reshape(3, -1).std(1)
@@ -157,13 +178,15 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
             "w": (dims, data[2]),
             "split": ("trajectory", np.array(splits, dtype=object).astype(str)),
             "t_start": ("trajectory", t_start),
+            "source_trajectory": ("trajectory", source.astype(np.int64)),
+            "transform": ("trajectory", transform.astype(str)),
             "norm_mean": ("channel", mean.astype(np.float64)),
             "norm_std": ("channel", std.astype(np.float64)),
             "filter_width_y": ("y", coarse.width_y),
             **{k: ("y_plus", st[k].values) for k in ("U_plus", "u_rms_plus", "v_rms_plus", "w_rms_plus", "uv_plus")},
         },
         coords={
-            "trajectory": np.arange(n_traj),
+            "trajectory": np.arange(n_traj * n_copies),
             "t": np.arange(n_snap) * dt_snap,
             "x": coarse.x,
             "y": coarse.y,
@@ -197,6 +220,8 @@ def channel_filtered_dns(params: dict, progress: bool = True) -> xr.Dataset:
         filter=p["filter"],
         filter_width_x=float(coarse.width_x),
         filter_width_z=float(coarse.width_z),
+        n_sources=n_traj,
+        augment=",".join(transforms) if transforms else "none",
         nondimensionalisation="wall units: lengths h, velocity u_tau, time h/u_tau",
     )
     return ds
