@@ -106,7 +106,12 @@ def main(argv=None) -> int:
             elif args.resume and out is None:
                 from sciflow.spec import load_spec
 
-                out = str(Path("runs") / load_spec(spec, args.set).name)
+                try:
+                    out = str(Path("runs") / load_spec(spec, args.set).name)
+                except SciflowError as e:
+                    if Path(spec).exists():
+                        raise
+                    raise SciflowError(f"nothing to resume: {spec} is not a run directory, and {e}") from e
             run_dir = train(spec, args.set, out=out, resume=args.resume, progress=not args.quiet,
                             overwrite=args.overwrite)
             if args.evaluate:

@@ -71,3 +71,11 @@ def test_unknown_bundled_name_is_one_error(tmp_path):
                                   "config; close names: cavity_re100_pinn, cavity_re1000_pinn, cavity_re100_pinn_long; `sciflow list` "
                                   "shows them all)")
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_of_a_missing_run_is_one_error(tmp_path):
+    res = _sciflow("train", "gone_run", "--resume", cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().startswith("sciflow: error: nothing to resume: gone_run is not a run directory, "
+                                         "and spec file not found: gone_run")
+    assert not (tmp_path / "runs").exists()
