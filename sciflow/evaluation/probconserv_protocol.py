@@ -29,8 +29,11 @@ distribution — ANP and HardC: N(μ, diag σ²); ProbConserv: the posterior N(�
 (:func:`sciflow.models.conservation_update.posterior_samples`) — each gives a front at the first
 grid x where the draw is ≤ ``front_level`` (0 in the paper: the region the front has not reached
 holds u = 0). ``front_error`` = |mean of the draws' fronts − exact front|, ``front_sd`` their
-spread. (The public code draws the ANP front samples with covariance diag σ instead of diag σ²;
-here the predictive variance is used for every variant.)
+spread. The predictive variance is used for every variant. The public code draws the ANP (and
+HardC) front samples with covariance diag σ instead of diag σ² (``analyze.py``, ``_get_loc_and_cov``:
+``cov = scale * eye``), and ProbConserv's from its posterior covariance built on σ²; the same
+fronts drawn that way are reported beside as ``front_error_public_code`` (for ProbConserv it equals
+``front_error``), so the paper's front comparison can be read with either convention.
 """
 
 from __future__ import annotations
@@ -95,8 +98,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         u = problem.solution(xt[:, 0], xt[:, 1], torch.tensor(float(theta), dtype=torch.float64))
         b = problem.mass(torch.tensor([t], dtype=torch.float64), torch.tensor(float(theta), dtype=torch.float64))
         true_front = float(problem.front(torch.tensor(t, dtype=torch.float64), float(theta))) if has_front else None
-        acc = {k: {"mse": [], "ll": [], "ll_floor": [], "below": [], "ce": [], "front": [], "front_sd": []}
-               for k in variants}
+        acc = {k: {"mse": [], "ll": [], "ll_floor": [], "below": [], "ce": [], "front": [], "front_sd": [],
+                   "front_public_code": []} for k in variants}
         kept = {k: [] for k in variants}
         for i in range(functions):
             zgen = torch.Generator().manual_seed(seed + 100_003 * (vi + 1) + i)
@@ -115,11 +118,16 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                     fgen = torch.Generator().manual_seed(seed + 31 * i + 1)
                     if update == "probconserv":
                         draws = posterior_samples(mean, var, G, b, front_samples, sigma_g, fgen)
+                        draws_public = draws
                     else:
-                        draws = mu + var.sqrt() * torch.randn(front_samples, nx, generator=fgen, dtype=torch.float64)
+                        noise = torch.randn(front_samples, nx, generator=fgen, dtype=torch.float64)
+                        draws = mu + var.sqrt() * noise
+                        draws_public = mu + var.sqrt().sqrt() * noise  # the public code's diag σ covariance
                     xf = first_crossing(draws.numpy(), x.numpy(), front_level)
                     a["front"].append(abs(float(xf.mean()) - true_front))
                     a["front_sd"].append(float(xf.std()))
+                    xf_public = first_crossing(draws_public.numpy(), x.numpy(), front_level)
+                    a["front_public_code"].append(abs(float(xf_public.mean()) - true_front))
                     if i < keep_fronts:
                         kept[label].append(xf)
         for label, a in acc.items():
@@ -136,6 +144,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
             if has_front:
                 row["front_error"], row["front_error_se"] = _stats(a["front"])
                 row["front_sd"] = float(np.mean(a["front_sd"]))
+                row["front_error_public_code"], row["front_error_public_code_se"] = _stats(a["front_public_code"])
                 row["true_front"] = true_front
             rows.append(row)
         if has_front:

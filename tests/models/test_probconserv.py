@@ -261,6 +261,14 @@ def test_paper_protocol_metrics_are_exact_for_a_known_prediction():
     # so the draws' fronts are 0.5 + dx·Geometric(½) − dx (mean 0.5 + dx): within three grid steps
     for r in rows:
         assert r["true_front"] == 0.5 and 0 <= r["front_error"] <= 3 / 200
+    # the public code draws the ANP fronts with variance σ = 0.01 (std 0.1, not σ = 0.01): at m = 1 the
+    # exact u = t − x behind the front is below 0.1 over 0.1 of x, where draws already dip below 0
+    rows, _ = evaluate_paper_protocol(_ExactPlusOffset(pme, 1.0, 0.0, 1e-4), pme,
+                                      {"ANP": ("none", 0.0), "ProbConserv": ("probconserv", 0.0)},
+                                      test_values=[1.0], functions=2, samples=1, front_samples=200)
+    anp, pc = rows
+    assert anp["front_error"] < 0.02 and anp["front_error_public_code"] > 0.04
+    assert pc["front_error_public_code"] == pc["front_error"]
     assert set(fronts[3.0]["draws"]) == {"ANP", "ProbConserv"} and fronts[3.0]["draws"]["ANP"][0].shape == (50,)
 
 
