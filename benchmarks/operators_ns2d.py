@@ -1,24 +1,28 @@
 """DyMixOp vs FNO vs IFNO on 2D periodic Navier-Stokes (ν = 1e-5), and FNO training throughput.
 
     python benchmarks/operators_ns2d.py [--steps 3000] [--subsample 2 1] [--rollout-steps 0] [--threads 1]
-    python benchmarks/operators_ns2d.py --models dymixop --skip-throughput      # one model (runs/bench_ns2d/<model>_<grid>)
-    python benchmarks/operators_ns2d.py --reuse --skip-throughput               # table from evaluated runs
+    python benchmarks/operators_ns2d.py --models dymixop fno --steps 1000 3000 6000 --train-trajectories 200 1000
+        --skip-throughput                                             # budget and data-size trend (one command)
+    python benchmarks/operators_ns2d.py --reuse --skip-throughput     # table from evaluated runs
+    python benchmarks/operators_ns2d.py --table-only                  # .md from the rows in the .json
 
 Accuracy: each model (comparable real parameter counts) is trained through ``sciflow.train``
 as a one-step operator (10 frames → 1, relative-L2 loss, Adam + cosine schedule, best checkpoint
-on the validation split) on the train split of ``datasets/ns2d_nu1e-5_cpu.yaml`` and evaluated
-by ``sciflow.evaluate``: a 10-frame autoregressive forecast (t = 10 … 19) of every test
-trajectory, relative L2 in physical units.  Rows → ``results/operators_ns2d.json``.
+on the validation split) on the train split of ``datasets/ns2d_nu1e-5_cpu.yaml`` (200 training
+trajectories) or ``datasets/ns2d_nu1e-5_cpu_1000.yaml`` (1000; ``--train-trajectories``) and
+evaluated by ``sciflow.evaluate``: a 10-frame autoregressive forecast (t = 10 … 19) of every test
+trajectory, relative L2 in physical units.  The 1000-trajectory set extends the 200 one (recipe
+param ``extends``): its validation and test trajectories are the same, bit for bit, so every row
+is measured on one test set.  One run per (model, grid, training trajectories, steps, objective)
+under ``--out``: ``<model>_<grid>_n<trajectories>_s<steps>[_r<k>]``.
 ``--rollout-steps 10`` trains on the whole 10-frame forecast unrolled instead (the FNO and DyMixOp
-papers' protocol, 1000 training trajectories there).  On the CPU set (200 trajectories, so 400
-ten-frame windows against 2,200 one-step pairs) it was worse: DyMixOp at 32², 1000 steps, test
-0.244 unrolled against 0.197 one-step, validation 0.21 against training loss 0.17.
+papers' protocol).
 
-Measured (one CPU thread per model, two models at a time, 3000 steps; ``results/operators_ns2d.md``):
-test relative L2 at 32² DyMixOp 0.162, FNO 0.210, IFNO 0.171 (DyMixOp/FNO 0.77; 0.81 at 1000
-steps; 0.77 again at 6000 steps, DyMixOp 0.146 and FNO 0.190, ``--steps 6000 --models dymixop fno
---subsample 2``); at 64² DyMixOp 0.168, FNO 0.210, IFNO 0.168 (0.80).  The DyMixOp paper's margin (≤ 0.6×
-FNO) is not reached at this data size (200 training trajectories against its 1000).
+Results: rows → ``results/operators_ns2d.json`` (model, test_rel_l2, train_seconds, params,
+train_trajectories, objective, steps, … and the 1-minute load average when training ended);
+each call replaces the rows it measured and keeps the others.  ``results/operators_ns2d.md`` has a
+trend table per (grid, training trajectories, steps): DyMixOp, FNO, IFNO and DyMixOp/FNO, with
+the measured distance to the DyMixOp paper's margin (DyMixOp ≤ 0.6× FNO), then every row.
 
 Throughput: the same FNO (same initial weights), the same batches (batch 16 of the same train
 windows) and Adam, trained for ``--throughput-steps`` steps by sciflow's Trainer and by
@@ -49,8 +53,13 @@ MODELS = {
 }
 
 
+# training trajectories → dataset recipe; the 1000 set extends the 200 one (same validation and test trajectories)
+DATASETS = {200: "ns2d_nu1e-5_cpu", 1000: "ns2d_nu1e-5_cpu_1000"}
+BAR = 0.6  # the DyMixOp paper's margin: test rel. L2 <= 0.6 x FNO's
+
+
 def spec_for(model: dict, steps: int, subsample: int, lr: float, validate_every: int, batch: int = 16,
-             rollout_steps: int = 0):
+             rollout_steps: int = 0, dataset: str = DATASETS[200]):
     """The benchmark spec; ``rollout_steps`` k > 0 trains on k-step unrolled forecasts (objective
     ``rollout``), 0 on one-step teacher-forced pairs (objective ``supervised``)."""
     from sciflow.spec import spec_from_dict
@@ -59,7 +68,7 @@ def spec_for(model: dict, steps: int, subsample: int, lr: float, validate_every:
                  else {"name": "supervised", "batch_size": batch, "loss": "rel_l2"})
     return spec_from_dict({
         "name": f"bench_ns2d_{model['name']}", "seed": 0, "device": "cpu",
-        "problem": {"name": "ns2d", "dataset": "ns2d_nu1e-5_cpu", "t_in": 10, "horizon": 10, "subsample": subsample},
+        "problem": {"name": "ns2d", "dataset": dataset, "t_in": 10, "horizon": 10, "subsample": subsample},
         "model": dict(model),
         "objective": objective,
         "training": {"phases": [{"optimizer": "adam", "steps": steps, "lr": lr, "schedule": "cosine",
@@ -68,33 +77,133 @@ def spec_for(model: dict, steps: int, subsample: int, lr: float, validate_every:
                      "tensorboard": False}})
 
 
+def run_name(key: str, subsample: int, trajectories: int, steps: int, rollout_steps: int) -> str:
+    return f"{key}_{64 // subsample}_n{trajectories}_s{steps}" + (f"_r{rollout_steps}" if rollout_steps else "")
+
+
 def accuracy(args, workdir: Path) -> list[dict]:
-    """Train (or, with ``--reuse``, read back) and evaluate each of ``--models``; one row each."""
+    """Train (or, with ``--reuse``, read back) and evaluate each of ``--models`` at every
+    (``--train-trajectories``, ``--steps``, ``--subsample``); one row each."""
+    import os
+
     from sciflow.api import evaluate, train
     from sciflow.spec import load_spec
 
     rows = []
-    for sub in args.subsample:
-        for key in args.models:
-            spec = spec_for(MODELS[key], args.steps, sub, args.lr, args.validate_every,
-                            rollout_steps=args.rollout_steps)
-            run_dir = workdir / f"{key}_{64 // sub}"
-            done = run_dir / "evaluation" / "metrics.json"
-            if args.reuse and done.exists():
-                if load_spec(run_dir / "spec.yaml").model_dump() != spec.model_dump():
-                    raise SystemExit(f"--reuse: {run_dir}/spec.yaml differs from this benchmark's spec; remove the run")
-                m = json.loads(done.read_text())
-            else:
-                m = evaluate(train(spec, out=run_dir, progress=True, overwrite=True), progress=False)
-            rows.append({"model": key, "params": m["parameters"], "dataset": f"ns2d_nu1e-5_cpu ({64 // sub}^2)",
-                         "test_rel_l2": m["test_rel_l2"], "train_seconds": m["train_seconds"], "device": "cpu",
-                         "final_rel_l2": m["final_rel_l2"], "decorrelation_time": m["decorrelation_time"],
-                         "spectrum_error": m["spectrum_error"], "checkpoint": m["checkpoint"], "steps": args.steps,
-                         **{k: m.get(k) for k in ("spectrum_rollout_error", "enstrophy_rel_err", "energy_rel_err",
-                                                  "autocorrelation_time_true", "autocorrelation_time_pred")},
-                         "objective": f"rollout {args.rollout_steps}" if args.rollout_steps else "one-step"})
-            print(json.dumps(rows[-1]), flush=True)
+    objective = f"rollout {args.rollout_steps}" if args.rollout_steps else "one-step"
+    for n_traj in args.train_trajectories:
+        for steps in args.steps:
+            for sub in args.subsample:
+                for key in args.models:
+                    spec = spec_for(MODELS[key], steps, sub, args.lr, args.validate_every,
+                                    rollout_steps=args.rollout_steps, dataset=DATASETS[n_traj])
+                    run_dir = workdir / run_name(key, sub, n_traj, steps, args.rollout_steps)
+                    done, load_file = run_dir / "evaluation" / "metrics.json", run_dir / "load_average.json"
+                    if args.reuse and done.exists():
+                        if load_spec(run_dir / "spec.yaml").model_dump() != spec.model_dump():
+                            raise SystemExit(f"--reuse: {run_dir}/spec.yaml differs from this benchmark's spec; "
+                                             f"remove the run")
+                        m = json.loads(done.read_text())
+                    else:
+                        trained = train(spec, out=run_dir, progress=True, overwrite=True)
+                        load_file.write_text(json.dumps(list(os.getloadavg())))  # when training ended
+                        m = evaluate(trained, progress=False)
+                    load = json.loads(load_file.read_text())[0] if load_file.exists() else None
+                    grid = f"{64 // sub}^2"
+                    rows.append({"model": key, "test_rel_l2": m["test_rel_l2"], "train_seconds": m["train_seconds"],
+                                 "params": m["parameters"], "train_trajectories": n_traj, "objective": objective,
+                                 "steps": steps, "grid": grid, "dataset": f"{DATASETS[n_traj]} ({grid})",
+                                 "device": "cpu", "load_average": load,
+                                 "final_rel_l2": m["final_rel_l2"], "decorrelation_time": m["decorrelation_time"],
+                                 "spectrum_error": m["spectrum_error"], "checkpoint": m["checkpoint"],
+                                 **{k: m.get(k) for k in ("spectrum_rollout_error", "enstrophy_rel_err",
+                                                          "energy_rel_err", "autocorrelation_time_true",
+                                                          "autocorrelation_time_pred")}})
+                    print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def row_key(row: dict) -> tuple:
+    """What a row measures: rows with one key replace each other."""
+    return (row["model"], row["grid"], row["train_trajectories"], row["steps"], row["objective"])
+
+
+def merged_rows(new: list[dict], old: list[dict]) -> list[dict]:
+    """``old`` rows not measured again, then ``new``, ordered by grid, objective, data size, steps, model."""
+    keys = {row_key(r) for r in new}
+    rows = [r for r in old if row_key(r) not in keys] + list(new)
+    order = list(MODELS)
+    return sorted(rows, key=lambda r: (int(r["grid"].split("^")[0]), r["objective"] != "one-step", r["objective"],
+                                       r["train_trajectories"], r["steps"],
+                                       order.index(r["model"]) if r["model"] in order else len(order)))
+
+
+def trend_md(rows: list[dict]) -> str:
+    """Per (grid, objective, training trajectories, steps): each model's test rel. L2 and DyMixOp/FNO,
+    then the measured distance to the bar and the trend with budget and data size."""
+    cells: dict[tuple, dict] = {}
+    for r in rows:
+        cells.setdefault((r["grid"], r["objective"], r["train_trajectories"], r["steps"]), {})[r["model"]] = r
+    table, pairs = [], []
+    for (grid, objective, n_traj, steps), by in sorted(cells.items(), key=lambda kv: (
+            int(kv[0][0].split("^")[0]), kv[0][1] != "one-step", kv[0][1], kv[0][2], kv[0][3])):
+        d, f = by.get("dymixop"), by.get("fno")
+        ratio = d["test_rel_l2"] / f["test_rel_l2"] if d and f else None
+        table.append({"grid": grid, "objective": objective, "train_trajectories": n_traj, "steps": steps,
+                      **{m: by[m]["test_rel_l2"] if m in by else "" for m in MODELS},
+                      "dymixop/fno": ratio if ratio is not None else "",
+                      "params dymixop/fno": (d["params"] / f["params"]) if d and f else "",
+                      **{f"{m} train_s": by[m]["train_seconds"] if m in by and by[m]["train_seconds"] else ""
+                         for m in ("dymixop", "fno")}})
+        if ratio is not None:
+            pairs.append((ratio, grid, objective, n_traj, steps, d, f))
+    out = ["## Trend with training steps and training trajectories (test rel. L2, one test set)\n",
+           "Budget: training steps of batch 16, the same for every model; a DyMixOp step costs more CPU time than "
+           "an FNO step (the train_s columns, one thread each).\n",
+           markdown_table(table, ["grid", "objective", "train_trajectories", "steps", *MODELS, "dymixop/fno",
+                                  "params dymixop/fno", "dymixop train_s", "fno train_s"])]
+    if pairs:
+        best = min(pairs, key=lambda p: p[0])
+        ratio, grid, objective, n_traj, steps, d, f = best
+        target = BAR * f["test_rel_l2"]
+        if ratio <= BAR:
+            verdict = (f"Bar (DyMixOp ≤ {BAR}× FNO at equal budget): met at {grid}, {n_traj} training trajectories, "
+                       f"{steps} steps ({objective}): ratio {ratio:.2f}.")
+        else:
+            verdict = (f"Bar (DyMixOp ≤ {BAR}× FNO at equal budget): not met. The best ratio is {ratio:.2f} "
+                       f"({grid}, {n_traj} training trajectories, {steps} steps, {objective}), {ratio / BAR:.2f}× the "
+                       f"bar: DyMixOp's {d['test_rel_l2']:.3f} would have to be {target:.3f} "
+                       f"({100 * (1 - target / d['test_rel_l2']):.0f} % lower) against FNO's {f['test_rel_l2']:.3f}.")
+        lines = [verdict, f"Parameters: DyMixOp {d['params']}, FNO {f['params']} "
+                          f"({100 * (d['params'] / f['params'] - 1):+.1f} %)."]
+        groups: dict[tuple, list] = {}
+        for p in pairs:
+            groups.setdefault((p[1], p[2], p[3]), []).append(p)
+        for (grid, objective, n_traj), ps in groups.items():
+            if len(ps) > 1:
+                lines.append(f"Budget trend at {grid}, {n_traj} training trajectories ({objective}): DyMixOp/FNO "
+                             + ", ".join(f"{p[0]:.2f} at {p[4]}" for p in sorted(ps, key=lambda p: p[4]))
+                             + " steps.")
+        by_steps: dict[tuple, list] = {}
+        for p in pairs:
+            by_steps.setdefault((p[1], p[2], p[4]), []).append(p)
+        for (grid, objective, steps), ps in by_steps.items():
+            if len(ps) > 1:
+                lines.append(f"Data-size trend at {grid}, {steps} steps ({objective}): DyMixOp/FNO "
+                             + ", ".join(f"{p[0]:.2f} with {p[3]}" for p in sorted(ps, key=lambda p: p[3]))
+                             + " training trajectories.")
+        out.append("\n\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def notes_md(rows: list[dict]) -> str:
+    """The rows' notes, each once, with the rows it belongs to."""
+    notes: dict[str, list[str]] = {}
+    for r in rows:
+        if r.get("note"):
+            notes.setdefault(r["note"], []).append(f"{r['model']} {r['grid']} {r['train_trajectories']} trajectories "
+                                                   f"{r['objective']} {r['steps']} steps")
+    return "".join(f"\n{'; '.join(which)}: {note}.\n" for note, which in notes.items())
 
 
 def throughput(args, workdir: Path) -> dict:
@@ -162,7 +271,10 @@ def throughput(args, workdir: Path) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    ap.add_argument("--steps", type=int, default=3000, help="training steps per model")
+    ap.add_argument("--steps", type=int, nargs="+", default=[3000], help="training steps per model, one or more")
+    ap.add_argument("--train-trajectories", type=int, nargs="+", default=[200], choices=sorted(DATASETS),
+                    help="training-set size(s): 200 (datasets/ns2d_nu1e-5_cpu) or 1000 (ns2d_nu1e-5_cpu_1000), "
+                         "one test set")
     ap.add_argument("--rollout-steps", type=int, default=0,
                     help="train on k-step unrolled forecasts (10: the whole test horizon, as the FNO and DyMixOp "
                          "papers do); 0: one-step teacher forcing")
@@ -174,8 +286,10 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true", help="keep the existing fno_throughput.json")
-    ap.add_argument("--out", default="runs/bench_ns2d", help="run directories, one per model")
+    ap.add_argument("--out", default="runs/bench_ns2d", help="run directories, one per model and setting")
     ap.add_argument("--reuse", action="store_true", help="read back models already evaluated under --out")
+    ap.add_argument("--table-only", action="store_true",
+                    help="rewrite results/operators_ns2d.md from the rows in results/operators_ns2d.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -184,7 +298,7 @@ def main():
     from sciflow.data.io import atomic_write_text, json_ready
 
     meta = {"machine": machine(), "args": vars(args)}
-    if args.skip_throughput:
+    if args.skip_throughput or args.table_only:
         tp = json.loads((RESULTS / "fno_throughput.json").read_text())
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,15 +310,30 @@ def main():
             ["sciflow_steps_per_s", "neuralop_steps_per_s", "ratio", "grid", "batch", "params"]))
     if args.skip_accuracy:
         return
-    rows = accuracy(args, Path(args.out))
+    rows = [] if args.table_only else accuracy(args, Path(args.out))
     meta["machine"]["load_average_end"] = machine().get("load_average")
-    md = ("# DyMixOp vs FNO vs IFNO, 2D NS ν = 1e-5 (CPU set), 10 → 10 autoregressive test forecast\n\n"
-          + markdown_table(rows, ["model", "params", "dataset", "objective", "test_rel_l2", "final_rel_l2",
-                                  "decorrelation_time", "spectrum_error", "spectrum_rollout_error", "enstrophy_rel_err",
-                                  "train_seconds", "steps", "device"])
-          + f"\nThroughput (FNO, batch 16): sciflow {tp['sciflow_steps_per_s']:.2f} steps/s, neuralop Trainer "
-            f"{tp['neuralop_steps_per_s']:.2f} steps/s, ratio {tp['ratio']:.2f}.\n")
-    write_results("operators_ns2d", rows, meta, md)
+    if args.table_only and (RESULTS / "operators_ns2d.meta.json").exists():  # the meta of the last measuring call
+        meta = json.loads((RESULTS / "operators_ns2d.meta.json").read_text())
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / "sciflow_operators_ns2d.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # calls running side by side merge their rows one at a time
+        path = RESULTS / "operators_ns2d.json"
+        rows = merged_rows(rows, json.loads(path.read_text()) if path.exists() else [])
+        md = ("# DyMixOp vs FNO vs IFNO, 2D NS ν = 1e-5 (CPU sets), 10 → 10 autoregressive test forecast\n\n"
+              + trend_md(rows)
+              + "\n## All runs\n\n"
+              + markdown_table([{k: "" if v is None else v for k, v in r.items()} for r in rows],
+                               ["model", "params", "dataset", "train_trajectories", "objective", "steps",
+                                "test_rel_l2", "final_rel_l2", "decorrelation_time", "spectrum_error",
+                                "spectrum_rollout_error", "enstrophy_rel_err", "train_seconds", "load_average",
+                                "device"])
+              + "\nload_average: the machine's 1-minute load average when the training ended (one thread per "
+                "model); train_seconds grow with it.\n"
+              + notes_md(rows)
+              + f"\nThroughput (FNO, batch 16): sciflow {tp['sciflow_steps_per_s']:.2f} steps/s, neuralop Trainer "
+                f"{tp['neuralop_steps_per_s']:.2f} steps/s, ratio {tp['ratio']:.2f}.\n")
+        write_results("operators_ns2d", rows, meta, md)
     print(md)
 
 

@@ -389,6 +389,8 @@ NS2D_DEFAULTS = {
     "dt": None, "cfl": 0.5,     # dt None → adaptive (CFL target); a number → fixed dt with CFL check
     "batch_size": 100, "seed": 0, "dtype": "float64", "device": "auto",
     "threads": None,            # CPU threads for torch during the run (None: leave torch's setting)
+    "extends": None,            # [n_train, n_validation, n_test] of a smaller set (same other params) whose
+                                # samples are this set's first ones, with their split labels; the rest are train
 }
 
 
@@ -407,10 +409,31 @@ def _ns2d_params(params: dict) -> dict:
     counts = [int(p[k]) for k in ("n_train", "n_validation", "n_test")]
     if min(counts) < 0 or sum(counts) == 0:
         raise SciflowError(f"ns2d recipe: n_train/n_validation/n_test must be >= 0 with a positive sum, got {counts}")
+    if p["extends"] is not None:
+        base = p["extends"]
+        if (not isinstance(base, (list, tuple)) or len(base) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in base)):
+            raise SciflowError(f"ns2d recipe: params.extends must be [n_train, n_validation, n_test] of the smaller "
+                               f"set, got {base!r}")
+        if base[0] > counts[0] or list(base[1:]) != counts[1:]:
+            raise SciflowError(f"ns2d recipe: params.extends={list(base)} must keep n_validation and n_test "
+                               f"({counts[1:]}) and have n_train <= {counts[0]}")
+        if sum(base) % max(1, int(p["batch_size"])):
+            raise SciflowError(f"ns2d recipe: the {sum(base)} samples of params.extends must be whole batches of "
+                               f"batch_size={p['batch_size']} (the adaptive step is one per batch, so other "
+                               f"batches would give other trajectories)")
     n_snap = p["T"] / p["snapshot_dt"]
     if p["T"] <= 0 or abs(n_snap - round(n_snap)) > 1e-9:
         raise SciflowError(f"ns2d recipe: T={p['T']} must be a positive multiple of snapshot_dt={p['snapshot_dt']}")
     return p
+
+
+def _split_labels(n_train: int, n_validation: int, n_test: int, seed: int):
+    """The split label of each sample: the counts in a seeded random order."""
+    import numpy as np
+
+    labels = np.array(["train"] * n_train + ["validation"] * n_validation + ["test"] * n_test)
+    return labels[np.random.default_rng(seed).permutation(len(labels))]
 
 
 def _initial_vorticity(p: dict, first: int, count: int, device) -> torch.Tensor:
@@ -479,9 +502,10 @@ def _ns2d_run(p: dict, progress: bool):
         vort[first:first + count] = traj[..., ::stride, ::stride].to(torch.float32).cpu().numpy()
     wall = time.perf_counter() - t0
 
-    labels = np.array(["train"] * int(p["n_train"]) + ["validation"] * int(p["n_validation"])
-                      + ["test"] * int(p["n_test"]))
-    labels = labels[np.random.default_rng(int(p["seed"])).permutation(n_total)]
+    labels = _split_labels(*(int(p[k]) for k in ("n_train", "n_validation", "n_test")), seed=int(p["seed"]))
+    if p["extends"] is not None:  # the smaller set's labels on its samples (the first ones); the rest train
+        labels = np.concatenate([_split_labels(*map(int, p["extends"]), seed=int(p["seed"])),
+                                 np.full(n_total - sum(map(int, p["extends"])), "train")])
     coord = np.arange(no) / no
     ds = xr.Dataset(
         {"vorticity": (("sample", "t", "y", "x"), vort.transpose(0, 1, 3, 2),

@@ -404,3 +404,23 @@ def test_ns2d_yaml_recipes_and_errors(tmp_path):
         run_recipe("ns2d", {"viscosity": 1e-3})
     with pytest.raises(SciflowError, match="multiple of resolution"):
         run_recipe("ns2d", {"resolution": 64, "solve_resolution": 96})
+
+
+def test_ns2d_recipe_extends_a_smaller_set():
+    """``extends``: the smaller set's samples come first, bit for bit and with their split labels
+    (so its validation and test trajectories are shared); the added samples are all train."""
+    from sciflow.data.recipes import run_recipe
+
+    base = {**SMALL, "batch_size": 4}
+    small = run_recipe("ns2d", base, progress=False)
+    big = run_recipe("ns2d", {**base, "n_train": 9, "extends": [4, 2, 2]}, progress=False)
+    assert big.sizes["sample"] == 13
+    np.testing.assert_array_equal(big["vorticity"].values[:8], small["vorticity"].values)
+    np.testing.assert_array_equal(big["split"].values[:8], small["split"].values)
+    assert set(big["split"].values[8:].astype(str)) == {"train"}
+    with pytest.raises(SciflowError, match="whole batches"):
+        run_recipe("ns2d", {**base, "batch_size": 3, "n_train": 9, "extends": [4, 2, 2]})
+    with pytest.raises(SciflowError, match="keep n_validation and n_test"):
+        run_recipe("ns2d", {**base, "n_train": 9, "n_test": 3, "extends": [4, 2, 2]})
+    with pytest.raises(SciflowError, match="must be \\[n_train"):
+        run_recipe("ns2d", {**base, "extends": [4, 2]})
