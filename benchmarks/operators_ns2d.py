@@ -176,22 +176,18 @@ def trend_md(rows: list[dict]) -> str:
                        f"({100 * (1 - target / d['test_rel_l2']):.0f} % lower) against FNO's {f['test_rel_l2']:.3f}.")
         lines = [verdict, f"Parameters: DyMixOp {d['params']}, FNO {f['params']} "
                           f"({100 * (d['params'] / f['params'] - 1):+.1f} %)."]
-        groups: dict[tuple, list] = {}
-        for p in pairs:
-            groups.setdefault((p[1], p[2], p[3]), []).append(p)
-        for (grid, objective, n_traj), ps in groups.items():
-            if len(ps) > 1:
-                lines.append(f"Budget trend at {grid}, {n_traj} training trajectories ({objective}): DyMixOp/FNO "
-                             + ", ".join(f"{p[0]:.2f} at {p[4]}" for p in sorted(ps, key=lambda p: p[4]))
-                             + " steps.")
-        by_steps: dict[tuple, list] = {}
-        for p in pairs:
-            by_steps.setdefault((p[1], p[2], p[4]), []).append(p)
-        for (grid, objective, steps), ps in by_steps.items():
-            if len(ps) > 1:
-                lines.append(f"Data-size trend at {grid}, {steps} steps ({objective}): DyMixOp/FNO "
-                             + ", ".join(f"{p[0]:.2f} with {p[3]}" for p in sorted(ps, key=lambda p: p[3]))
-                             + " training trajectories.")
+        # pairs: (ratio, grid, objective, trajectories, steps); a trend varies one of the last two
+        for fixed, varied, head, each, tail in ((3, 4, "Budget trend at {grid}, {k} training trajectories", "at", "steps"),
+                                                (4, 3, "Data-size trend at {grid}, {k} steps", "with",
+                                                 "training trajectories")):
+            groups: dict[tuple, list] = {}
+            for p in pairs:
+                groups.setdefault((p[1], p[2], p[fixed]), []).append(p)
+            for (grid, objective, k), ps in groups.items():
+                if len(ps) > 1:
+                    lines.append(head.format(grid=grid, k=k) + f" ({objective}): DyMixOp/FNO "
+                                 + ", ".join(f"{p[0]:.2f} {each} {p[varied]}" for p in sorted(ps, key=lambda p: p[varied]))
+                                 + f" {tail}.")
         out.append("\n\n".join(lines) + "\n")
     return "\n".join(out)
 
