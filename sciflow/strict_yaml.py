@@ -34,7 +34,11 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def loads(text: str, source: str):
     """Parse YAML text; any error becomes one SciflowError naming ``source``."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        loader = _UniqueKeyLoader(text)  # a SafeLoader: plain data only, no Python objects
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         msg = " ".join(str(exc).split())
         raise SciflowError(f"{source}: not valid YAML: {msg}") from None

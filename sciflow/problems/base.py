@@ -375,7 +375,15 @@ def missing_hooks(problem, capability: type) -> list[str]:
     """The hooks of ``capability`` that ``problem`` does not define (empty: it has the capability)."""
     names = [n for n in capability.__dict__.get("__annotations__", {})] + [
         n for n, v in capability.__dict__.items() if callable(v) and not n.startswith("_")]
-    return [n for n in names if getattr(problem, n, None) is None]
+    return [n for n in names if not _defines(problem, n)]
+
+
+def _defines(problem, name: str) -> bool:
+    """Whether ``problem`` (its instance dict, then its classes) holds ``name`` with a value other than None."""
+    for scope in (vars(problem), *(c.__dict__ for c in type(problem).__mro__)):
+        if name in scope:
+            return scope[name] is not None
+    return False
 
 
 def require(problem, capabilities: Sequence[type], who: str) -> None:

@@ -19,8 +19,7 @@ off) is the lubrication-theory flow, divergence-free and zero on both walls: wit
     ψ_L = (Q₀/2)(3η − η³)/2,   u_L = ∂ψ_L/∂y = 3Q₀(1 − η²)/(4R),   v_L = −∂ψ_L/∂x = η R' u_L,   (3)
     Q₀ = 2G/(3ν ⟨R⁻³⟩),  G = (p_in − p_out)/L
 
-(the local plane-Poiseuille law dp/dx = −3νQ/(2R³) integrated over the length at constant Q);
-the network learns the inertial and non-parallel corrections.
+(local plane Poiseuille, dp/dx = −3νQ/(2R³), integrated at constant Q).
 
 Stream-function form (``model.output: stream``): continuity holds identically and the flow
 rate Q is the same at every section; it is a learnable coefficient a of the model,
@@ -34,70 +33,31 @@ Q = Q₀(1 + a), so the momentum balance (not the lift) decides it. With g(η) =
 ``ends: periodic`` solves the spatially developed flow instead (see "Ends" below): the network
 is periodic in x with the wall period L/N (input embedding cos/sin 2πNx/L) and p's end factor is
 dropped, so p(0, y) − p(L, y) = p_in − p_out holds exactly at every y, and u(0, y) = u(L, y).
-``wall_period_features: true`` instead feeds (x, y, cos 2πNx/L, sin 2πNx/L) to the network:
-the wall period is a feature, x stays an input, eq. (2)'s end conditions hold exactly.
+``wall_period_features: true`` feeds (x, y, cos 2πNx/L, sin 2πNx/L), keeping eq. (2)'s ends.
 
-Global balance (``balance_weight`` w > 0): the flow rate is one global mode that pointwise
-residuals pin only weakly (the driving gradient (p_in − p_out)/L = 0.1 is small against the
-inertial terms, so a 5 % error in Q costs a mean x-residual of a few 10⁻³, the size of the
-local residuals). The domain integral of the x-momentum residual is the net x-force on the fluid,
+Global balance (``balance_weight`` w > 0): the mean x-momentum residual over Ω equals the net
+x-force on the fluid, (1/|Ω|) ∮ [u (u·n) + p n_x − ν ∂u/∂n] ds = 0 (5); its Monte-Carlo estimate,
+squared and weighted by w, holds the budget that sets Q (off unless a spec sets w; measured in
+``configs/sinusoidal_pipe_pinn.yaml``).
 
-    (1/|Ω|) ∫_Ω [(u·∇)u + ∂p/∂x − ν∇²u] dA = (1/|Ω|) ∮ [u (u·n) + p n_x − ν ∂u/∂n] ds = 0,       (5)
+Mirror symmetry (``symmetric: true``): the network sees (x, y²) and the odd channels (v, ψ) carry
+a factor η, ψ = Q₀ g(η)(1 + a) + (Q₀/4)(1 − η²)² η N_ψ(x, y²) (6), so the flow is symmetric
+about y = 0 to round-off.
 
-zero for the exact solution; its Monte-Carlo estimate, squared and weighted by w, is added to
-the loss so that the momentum budget that sets Q is held directly. Measured (config
-``sinusoidal_pipe_pinn.yaml``, w = 10 and 100): the mean residual falls below 3e-4 of the
-driving gradient, yet Q still ends 3.0 % (w = 10) and 4.3 % (w = 100) high, against 5.0 % with
-w = 0 (velocity rel. L2 0.033, 0.045, 0.054): the budget is met, so what is left is local (the momentum
-residuals in the outer tenth of the section are 6-8× those of the core); the term is off unless a
-spec sets w. Moving collocation points to the walls does not help at this budget: with 40 % of the
-1500 points in the outer 15 % of the section (same config otherwise) Q ended 20 % high (velocity
-rel. L2 0.21, fresh-point residuals 4× larger), the under-sampled core being fitted less well.
-Adding points near the ends does not help either: 500 extra points (2000 in all) in x < 0.1 and
-x > 0.9, the core sampled as before, ended with Q 16 % high (velocity rel. L2 0.18, 61 min of the
-same training); the option was removed. On
-fresh points of the w = 10 run the momentum residuals are ~2e-3 (2 % of the driving gradient) over
-the whole pipe, 3-6× that within 0.02 of the inlet and 0.1 of the outlet. The flow rate is decided
-at the ends (see "Ends" below).
-
-Mirror symmetry (``symmetric: true``): geometry and boundary data are symmetric about y = 0,
-and so is the steady flow the FEM reference finds (u, p even in y, v and ψ odd). The network
-then sees (x, y²) (even in y) and the odd channels carry a factor η:
-
-    ψ = Q₀ g(η)(1 + a) + (Q₀/4)(1 − η²)² η N_ψ(x, y²),   p as in eq. (2)               (6)
-
-(primitive form: v's distance factor gets the η), so the symmetry holds to round-off and the
-network cannot spend capacity on antisymmetric error modes.
-
-Ends (``ends``): the issue's data are the two end pressures; what else holds on the cuts x = 0
-and x = L decides the flow, and it decides it strongly here.
+Ends (``ends``): what holds on the cuts x = 0, L besides the two end pressures decides the flow.
 
 * ``traction`` (default): the do-nothing condition of the FEM reference,
   ν ∂u/∂n − p n = −p_ext n (Heywood, Rannacher & Turek 1996). The PINN holds p = p_ext exactly
-  (eq. 2; prescribing that in the FEM instead changes Q by 0.2 %) and ∂v/∂x = 0 as the soft
-  residual ``end_shear`` (points on x = 0 and L, fraction ``end_fraction``). The cuts meet the
-  walls at a slope R' = 0.19, where ∂v/∂x = 0 and no slip are incompatible for smooth fields
-  (ψ_xx = τ_w R'²/(1 + R'²) at the corner): the FEM's wall shear at the inlet corner is singular,
-  u/d = 18.8, 21.4, 24.0 at wall distance d = 0.005, 0.0025, 0.0006 (h = 0.0035), and these corners
-  carry the entrance flow's 9 % flow-rate deficit against the developed flow below (Q = 0.02650
-  against 0.02905 at the same ν). Measured: seed 0 of ``sinusoidal_pipe_pinn.yaml`` (4000 steps,
-  28 min) ends at velocity rel. L2 0.0085 (Q +0.8 %), seeds 1 and 2 at 0.63 and 0.16 (Q +59 %,
-  +15 %). The fit is ill-conditioned: imposing on the FEM the ∂v/∂x that a PINN leaves on the
-  cuts for |η| < 0.8 (≤ 0.02 in size, a tangential traction 5e-5 of p_in) moves Q by +1.2 %; weighting down
-  the residuals within 0.01 of the four corners lets Q drift (+4.6 % at step 2250, seed 1);
-  holding ∂v/∂x = 0 with weight 10 on 5 % of the points, tapered by (1 − η²) towards the walls
-  (and the corners weighted down within 0.005),
-  sends seeds 1 and 2 both to Q +9.6 %, which is the developed flow; drawing new points every 100
-  steps does not stop the drift either (+7 % at step 1500). Prescribing the flow direction
-  instead (v = η R' u on the cuts, compatible with no slip) gave no steady FEM solution beyond
-  Re = 40: Newton continuation in ν failed there, the inlet profile sharpening as Re grew.
+  (eq. 2) and ∂v/∂x = 0 as the soft residual ``end_shear`` (points on x = 0 and L, fraction
+  ``end_fraction``). The cuts meet the walls at a slope R' = 0.19, where ∂v/∂x = 0 and no slip
+  are incompatible for smooth fields (ψ_xx = τ_w R'²/(1 + R'²) at the corner): the FEM wall shear
+  is singular there and the fit is ill-conditioned; measured seeds and what was tried are in
+  ``benchmarks/results/pinn_cases.md``.
 * ``periodic``: the spatially developed flow (FEM recipe ``ends: periodic``, eq. P of
   :mod:`sciflow.cfd.sinusoidal_pipe`). N is an integer, so the pipe is N copies of one wall
   period; u is periodic and p less its mean gradient −(p_in − p_out)/L is periodic, the pressure
-  level set by a zero mean over the outlet section (inlet mean p_in). It is the flow the two end
-  pressures determine on their own, without the corner singularity; p(0, y) varies across the
-  section by ±0.8 % of p_in (streamline curvature at the wall slope), where the traction form holds
-  it uniform. Re = Q/ν = 100 sets ν = 2.777e-4 (the traction form: 2.650e-4).
+  level set by a zero mean over the outlet section. It is the flow the two end pressures determine
+  on their own, without the corner singularity; Re = Q/ν = 100 sets ν = 2.777e-4 (traction: 2.650e-4).
 """
 
 from __future__ import annotations
