@@ -8,6 +8,11 @@ random order), each with contexts (problem.contexts_t × contexts_x points) and 
 
     L = −(1/Nt) Σ_i log N(y_i | μ(x_i), σ(x_i)²) + KL(q(z|C∪T) ‖ q(z|C)) / Nt
 
+With ``nll_beta`` β > 0 each point's negative log-likelihood is weighted by sg(σ²)^β (sg: no
+gradient), the β-NLL of Seitzer et al. (ICLR 2022, Eq. 4): the gradient on the mean becomes
+(μ − y)/σ^{2−2β} instead of (μ − y)/σ², so points the network is unsure of still pull the mean
+(β = 1: the mean's gradient is that of the MSE). β = 0 is the plain likelihood above.
+
 With ``residual_weight`` λ > 0 it adds λ · mean r(x_i)² of the problem's PDE residual
 (``Problem.residual``) at the targets of the first ``residual_functions`` functions of the
 batch (0: all), evaluated on the predicted mean by autograd — the SoftC-ANP baseline of
@@ -34,11 +39,13 @@ class LikelihoodObjective(Objective):
     problem_needs = (FunctionSamples,)
 
     def __init__(self, problem, model, batch_size: int = 16, functions: int = 0, targets_t: int = 10,
-                 targets_x: int = 10, residual_weight: float = 0.0, residual_functions: int = 4,
+                 targets_x: int = 10, nll_beta: float = 0.0, residual_weight: float = 0.0, residual_functions: int = 4,
                  validation_functions: int = 8,
                  validation_grid: int = 21, validation_seed: int = 12345):
         if batch_size < 1 or functions < 0:
             raise SciflowError("objective.batch_size must be ≥ 1 and objective.functions ≥ 0")
+        if not 0.0 <= nll_beta <= 1.0:
+            raise SciflowError(f"objective.nll_beta must lie in [0, 1], got {nll_beta}")
         if residual_weight < 0:
             raise SciflowError(f"objective.residual_weight must be ≥ 0, got {residual_weight}")
         if functions and functions < batch_size:
@@ -46,6 +53,7 @@ class LikelihoodObjective(Objective):
         self.problem = problem
         self.batch_size, self.functions = int(batch_size), int(functions)
         self.targets_t, self.targets_x = int(targets_t), int(targets_x)
+        self.nll_beta = float(nll_beta)
         self.residual_weight = float(residual_weight)
         self.residual_functions = int(residual_functions)
         self.validation_functions, self.validation_grid = int(validation_functions), int(validation_grid)
@@ -89,10 +97,15 @@ class LikelihoodObjective(Objective):
         xc, yc, xt, yt = (self._to(b[k]) for k in ("xc", "yc", "xt", "yt"))
         mean, std, kl = model(xc, yc, xt, yt)
         nt = xt.shape[1]
-        nll = -torch.distributions.Normal(mean, std).log_prob(yt).mean()
+        nll_points = -torch.distributions.Normal(mean, std).log_prob(yt)
+        nll = nll_points.mean()
         kl_term = (kl / nt).mean()
         terms = {"nll": nll, "kl": kl_term}
-        total = nll + kl_term
+        fit = nll
+        if self.nll_beta:
+            fit = (std.detach() ** (2 * self.nll_beta) * nll_points).mean()
+            terms["beta_nll"] = fit
+        total = fit + kl_term
         if self.residual_weight:
             # a second pass on the first residual_functions functions, differentiable in the targets
             n = min(self.residual_functions, xt.shape[0]) if self.residual_functions > 0 else xt.shape[0]

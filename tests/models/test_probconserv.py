@@ -302,3 +302,34 @@ def test_anp_reads_checkpoints_with_a_single_cross_attention_block():
     b.load_state_dict(old)
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k])
+
+
+def test_beta_nll_weights_each_point_by_its_detached_variance():
+    """β-NLL (Seitzer et al. 2022, Eq. 4): ∂L/∂μ = σ^{2β} (μ − y)/σ² / N; β = 1 gives the MSE's gradient, ½∂/∂μ mean (μ − y)²."""
+    from sciflow.problems.base import build_problem
+    from sciflow.training.likelihood import LikelihoodObjective
+
+    problem = build_problem({"name": "gpme_stefan"})
+    g = torch.Generator().manual_seed(0)
+    for beta in (0.0, 0.5, 1.0):
+        obj = LikelihoodObjective(problem, None, batch_size=3, targets_t=4, targets_x=5, nll_beta=beta,
+                                  validation_functions=1, validation_grid=3)
+        obj.setup(torch.device("cpu"), torch.float64, torch.Generator().manual_seed(1))
+        batch = obj._batch()
+        obj._batch = lambda b=batch: b
+        yt = batch["yt"]
+        mean = (yt + 0.3 * torch.randn(yt.shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+        std = (0.05 + torch.rand(yt.shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+        model = lambda xc, yc, xt, y: (mean, std, torch.zeros(xt.shape[0], dtype=torch.float64))  # noqa: E731
+        total, terms = obj.loss(model, 0)
+        total.backward()
+        n = yt.numel()
+        expected = std.detach() ** (2 * beta) * (mean.detach() - yt) / std.detach() ** 2 / n
+        torch.testing.assert_close(mean.grad, expected, rtol=1e-12, atol=1e-15)
+        # the logged nll stays the plain likelihood whatever β
+        plain = -torch.distributions.Normal(mean, std).log_prob(yt).mean()
+        assert abs(float(terms["nll"].detach()) - float(plain)) < 1e-14
+        if beta == 1.0:
+            mse = 0.5 * ((mean - yt) ** 2).mean()
+            (mse_grad,) = torch.autograd.grad(mse, mean)
+            torch.testing.assert_close(mean.grad, mse_grad, rtol=1e-12, atol=1e-15)
