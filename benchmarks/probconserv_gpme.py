@@ -160,6 +160,7 @@ def main(argv=None):
                 info = {"train_steps": run.step, "train_seconds": float(np.nanmax(hist["elapsed_s"])),
                         "train_cpu_seconds": float(np.nanmax(hist["cpu_s"])) if "cpu_s" in hist else None,
                         "batch_size": int(obj.get("batch_size")), "training_functions": int(obj.get("functions", 0)),
+                        "nll_beta": float(obj.get("nll_beta", 0.0)),
                         "seeds": len(seeds), "seed": spec.seed, "statistic": "seed",
                         "run": str(Path(run.path).relative_to(ROOT)) if Path(run.path).is_relative_to(ROOT)
                         else str(run.path)}
@@ -227,7 +228,9 @@ def _markdown(rows, meta) -> str:
         load = info.get("load_average_at_evaluation")
         out += [f"## {name}", "",
                 f"Budget: {r0['train_steps']} steps × {r0['batch_size']} functions from a set of "
-                f"{r0['training_functions']}, at most {max(r['train_seconds'] for r in pr):.0f} s of training per "
+                f"{r0['training_functions']}, "
+                + (f"β-NLL with β = {r0['nll_beta']:g}" if r0.get("nll_beta") else "plain likelihood (β = 0)")
+                + f", at most {max(r['train_seconds'] for r in pr):.0f} s of training per "
                 f"seed{cpu_text} on one thread of a shared machine"
                 + (f" (load average {load[0]:.1f} at evaluation)" if load else "")
                 + f"; seeds {seeds}; config {info.get('config')}.", ""]
