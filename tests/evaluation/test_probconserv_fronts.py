@@ -56,3 +56,30 @@ def test_variance_beyond_the_front_smears_the_front_downstream():
     d = front_decomposition(0.8 * u, torch.full_like(u, 1e-2), x, mass, true_front=T)
     assert d["mass_beyond_front_probconserv"] > 0 and d["mass_beyond_front_anp"] == 0.0
     assert d["front_of_mean_probconserv"] > 0.4  # x[-1] − 0.5: no crossing left
+
+
+def test_trapezoid_mass_of_the_exact_pme_slice_and_what_the_update_does_to_it():
+    """m = 1: u = relu(t − x) is linear between nodes with its kink on the node x = t, so the trapezoid
+    rule integrates it exactly and the update leaves the exact solution where it is. m = 6: u = (6 relu(t − x))^{1/6}
+    has an infinite slope at the front; the rule misses mass (exact U(t) = ∫u dx), and Eq. (6) with σ² peaked
+    at the front node puts the missing mass there."""
+    from sciflow.evaluation.probconserv_fronts import mse_decomposition
+
+    x, u, mass = _slice(1.0)
+    flat = torch.full_like(u, 1e-4)
+    d = mse_decomposition(u, flat, x, mass, u)
+    assert abs(d["quadrature_defect"]) < 1e-15 and d["mse_update_of_exact"] < 1e-30
+    x, u, mass = _slice(6.0)
+    d = mse_decomposition(u, flat, x, mass, u)
+    w = trapezoid_weights(x)
+    assert abs(d["quadrature_defect"] - float(w @ u - mass)) < 1e-15 and d["quadrature_defect"] < -5e-4
+    # uniform σ²: Δ = −w d / Σ w², so the exact solution's MSE after the update is mean(Δ²)
+    delta = -w * d["quadrature_defect"] / (w ** 2).sum()
+    assert abs(d["mse_update_of_exact"] - float((delta ** 2).mean())) < 1e-18
+    assert d["mse_probconserv_grid_mass"] < 1e-30  # the grid-consistent target leaves u exact
+    peaked = flat.clone()
+    peaked[100] = 1.0  # σ² peaked at the front node x = 0.5
+    d = mse_decomposition(u, peaked, x, mass, u)
+    share = float(w[100] ** 2 * peaked[100] / (w ** 2 * peaked).sum())  # w_i|Δ_i| ∝ w_i² σ_i²
+    assert abs(d["correction_at_peak_variance"] - share) < 1e-12 and share > 0.98
+    assert d["mse_update_of_exact"] > 100 * float((delta ** 2).mean())
