@@ -58,8 +58,8 @@ def _seed_summary(seed_rows):
         groups.setdefault((r["protocol"], r["model"], r["test_value"]), []).append(r)
     out = []
     for (protocol, model, value), rs in groups.items():
-        base = {k: rs[0][k] for k in ("problem", "model", "protocol", "test_value", "train_steps", "batch_size",
-                                      "training_functions", "seeds")}
+        base = {k: rs[0].get(k) for k in ("problem", "model", "protocol", "test_value", "train_steps", "batch_size",
+                                          "training_functions", "nll_beta", "seeds")}
         base["train_seconds"] = max(r["train_seconds"] for r in rs)
         cpu = [r["train_cpu_seconds"] for r in rs if r.get("train_cpu_seconds") is not None]
         base["train_cpu_seconds"] = max(cpu) if cpu else None
