@@ -207,8 +207,8 @@ def main(argv=None):
     for key in dict.fromkeys((r["problem"], r["test_value"]) for r in rows):
         rs = [r for r in rows if (r["problem"], r["test_value"]) == key]
         summary.append({"problem": key[0], "test_value": key[1], "seeds": len(rs), "exact_mass": rs[0]["exact_mass"],
-                        **{k: statistics.median([r[k] for r in rs if r[k] is not None]) for k in KEYS
-                           if any(r[k] is not None for r in rs)}})
+                        **{k: statistics.median([r[k] for r in rs if r.get(k) is not None]) for k in KEYS
+                           if any(r.get(k) is not None for r in rs)}})
     cols = ["problem", "test_value", "context_sensitivity", "dry_target_fraction", "loglik_dry", "loglik_wet", "defect", "correction_beyond_front", "correction_near_front",
             "correction_near_front_uniform", "shift_defect_correlation", "mass_beyond_front_probconserv",
             "sigma_at_floor_beyond_front", "front_of_mean_anp", "front_of_mean_probconserv", "bias_anp_level0",
