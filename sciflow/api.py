@@ -272,8 +272,12 @@ def _load_weights(model: torch.nn.Module, state: dict, source: Path):
                            f"({' '.join(first[1:2]).strip() or first[0]})") from None
 
 
-def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
+def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None = None) -> dict:
     """Evaluate a run against its problem's reference; writes ``<run>/evaluation/``; returns metrics.
+
+    ``params`` (e.g. ``{"Re": 400}``) evaluates a parametric run (``problem.parametric``) at other
+    values of its parametric inputs, against the reference at those values; it writes
+    ``<run>/evaluation_Re400/`` and the metrics carry ``params``.
 
     A run whose weights are not finite (it diverged) is refused; a metric that comes out
     non-finite is written as ``null`` in metrics.json and raises after the files are written.
@@ -285,13 +289,21 @@ def evaluate(path: str | os.PathLike, progress: bool = True) -> dict:
     from sciflow.training.checkpoint import non_finite_weights
 
     run = load_run(path)
-    check_writable(Path(path) / "evaluation", "evaluation directory")  # before the reference is made
+    subdir = "evaluation"
+    if params:
+        unknown = sorted(set(params) - set(run.problem.parametric))
+        if unknown:
+            raise SciflowError(f"{path}: --param {unknown[0]}: not a parametric input of this run "
+                               f"(problem.parametric: {list(run.problem.parametric) or 'none'})")
+        run.problem.set_params(**params)
+        subdir += "_" + "_".join(f"{k}{float(v):g}" for k, v in sorted(params.items()))
+    check_writable(Path(path) / subdir, "evaluation directory")  # before the reference is made
     bad = non_finite_weights(run.model.state_dict())
     if bad:
         raise SciflowError(f"{path}: the weights {bad[:3]} are not finite (the run diverged at or before step "
                            f"{run.step}); nothing to evaluate")
     with _out_of_memory_as_error("evaluation"):
-        metrics = evaluate_run(run, progress=progress)
+        metrics = evaluate_run(run, progress=progress, subdir=subdir)
     non_finite = sorted(k for k, v in metrics.items() if v is None or (isinstance(v, float) and not math.isfinite(v)))
     if non_finite:
         raise SciflowError(f"{path}: evaluation gave non-finite {non_finite} (written as null in "

@@ -45,6 +45,8 @@ def _parser():
 
     ev = sub.add_parser("evaluate", help="evaluate a run against its reference")
     ev.add_argument("run")
+    ev.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a parametric run at another value of its input (e.g. Re=400)")
     ev.add_argument("--quiet", action="store_true")
 
     ex = sub.add_parser("export", help="write a shareable weights-only model (model.safetensors + config.json)")
@@ -121,9 +123,17 @@ def main(argv=None) -> int:
         elif args.command == "evaluate":
             from sciflow.api import evaluate
 
-            m = evaluate(args.run, progress=not args.quiet)
+            params = {}
+            for item in args.param:
+                name, sep, value = item.partition("=")
+                try:
+                    params[name] = float(value)
+                except ValueError:
+                    raise SciflowError(f"--param {item}: expected NAME=NUMBER") from None
+            m = evaluate(args.run, progress=not args.quiet, params=params or None)
             _print_metrics(m)
-            print(f"{args.run}/evaluation/metrics.json")
+            sub = "_".join(f"{k}{v:g}" for k, v in sorted(params.items()))
+            print(f"{args.run}/evaluation{'_' + sub if sub else ''}/metrics.json")
         elif args.command == "export":
             from sciflow.api import export_model
 

@@ -12,6 +12,8 @@ A spec has these sections (see ``configs/`` for complete examples)::
     problem: {name: cavity, Re: 100}             # registered problem (or "module:Class") + its arguments
                                      # + optional schedule: {Re: [[0, 50], [2000, 100]]}
                                      #   (a parameter curriculum, sciflow/problems/schedule.py)
+                                     # + optional parametric: {Re: [100, 1000]} (Re a network input,
+                                     #   drawn over the range; Problem.set_parametric)
     model: {name: pinn, width: 64, depth: 5}     # registered model + its arguments
     objective: {name: physics, interior_points: 4000}
     training:
@@ -172,7 +174,7 @@ def _check_registered(spec: Spec, source: str):
         params = inspect.signature(cls.__init__).parameters
         allowed = set(params) - {"self", "problem", "model"}
         if key == "problem":
-            allowed |= {"schedule", "reference"}  # curriculum and user reference file, checked by build_problem
+            allowed |= {"schedule", "reference", "parametric"}  # checked by build_problem
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         try:

@@ -88,15 +88,16 @@ def exact_dataset(problem, n_total: int = EXACT_GRID_POINTS):
     if bounds is None:
         raise SciflowError(f"evaluate: problem '{problem.name}' declares no input bounds (domain or "
                            "input_bounds()), so exact() has no grid to be compared on")
-    n = max(5, int(round(n_total ** (1.0 / len(problem.inputs)))))
-    axes = [np.linspace(lo, hi, n) for lo, hi in zip(*bounds)]
+    inputs = problem.coordinate_inputs  # a parametric input takes its current value
+    n = max(5, int(round(n_total ** (1.0 / len(inputs)))))
+    axes = [np.linspace(lo, hi, n) for lo, hi in list(zip(*bounds))[:len(inputs)]]
     mesh = np.meshgrid(*axes[::-1], indexing="ij")  # (..., y, x): last input first
     pts = np.stack([m.ravel() for m in mesh[::-1]], 1)
     values = problem.exact(torch.as_tensor(pts, dtype=torch.float64))
     values = np.asarray(values.detach().cpu().double().numpy() if torch.is_tensor(values) else values)
-    dims = tuple(problem.inputs[::-1])
+    dims = tuple(inputs[::-1])
     data = {f: (dims, values[:, i].reshape(mesh[0].shape)) for i, f in enumerate(problem.field_names)}
-    return xr.Dataset(data, coords={k: a for k, a in zip(problem.inputs, axes)},
+    return xr.Dataset(data, coords={k: a for k, a in zip(inputs, axes)},
                       attrs={"case": problem.name, "solver": "exact solution"})
 
 
@@ -110,7 +111,7 @@ def compare_fields(problem, model, ref=None, progress: bool = True) -> FieldComp
         raise SciflowError(f"evaluate: the reference of '{problem.name}' holds none of the fields "
                            f"{problem.field_names} (it has {sorted(ref.data_vars)})")
     dims = tuple(ref[names[0]].dims)
-    inputs = list(problem.inputs)
+    inputs = list(problem.coordinate_inputs)  # a parametric input takes its current value
     if dims == ("point",):
         missing = [i for i in inputs if i not in ref.coords and i not in ref.data_vars]
         if missing:

@@ -47,14 +47,15 @@ def use_best_checkpoint(run) -> str:
     return selected
 
 
-def evaluate_run(run, progress: bool = True) -> dict:
+def evaluate_run(run, progress: bool = True, subdir: str = "evaluation") -> dict:
+    """Metrics, figures and report of ``run`` against its reference, written to ``<run>/<subdir>/``."""
     from sciflow.evaluation import plots
     from sciflow.evaluation.field_comparison import compare_fields, field_figures, field_metrics
     from sciflow.models.base import PointwiseModel
     from sciflow.problems.base import ExactSolution, ReferenceSolution
 
     evaluation_targets(run)  # refused before any work
-    out = Path(run.path) / "evaluation"
+    out = Path(run.path) / subdir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     metrics, figs, fields = {}, {}, None
@@ -84,6 +85,8 @@ def evaluate_run(run, progress: bool = True) -> dict:
         metrics["final_loss"] = float(finite[-1]) if finite.size else float("nan")
     metrics.update(run=str(run.path), step=run.step, model=run.spec.model.name, problem=run.problem.name,
                    evaluate_seconds=time.perf_counter() - t0)
+    if run.problem.parametric:
+        metrics["params"] = {k: run.problem.params[k] for k in run.problem.parametric}
     metrics = json_ready(metrics)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False))
     atomic_write_text(out / "report.md", _report_md(run, metrics, figs, notes))

@@ -86,11 +86,13 @@ class PINN(PointwiseModel):
         """The (detached) hard-constraint jets at fixed points x; pass them to ``forward``."""
         if self.boundary != "hard":
             return None
-        return problem_ansatz(self.problem, x, self.output, self.order)
+        return problem_ansatz(self.problem, self.problem.complete_inputs(x), self.output, self.order)
 
     def forward(self, x: torch.Tensor, ansatz: Ansatz | StreamAnsatz | None = None) -> Jet | Jet3:
         """Fields and derivatives at x (N, D) → Jet with value (N, C) (a Jet3 when the problem
-        declares ``derivative_order = 3``)."""
+        declares ``derivative_order = 3``). Points without the problem's parametric inputs take
+        their current values (``Problem.complete_inputs``)."""
+        x = self.problem.complete_inputs(x)
         if self.output == "stream":
             raw = self.net.jet(x, order=3)
             if self.boundary == "hard":
@@ -107,6 +109,7 @@ class PINN(PointwiseModel):
     def predict(self, x: torch.Tensor, batch: int = 16384) -> torch.Tensor:
         """Field values (N, C) at x, without derivatives (batched)."""
         outs = []
+        x = self.problem.complete_inputs(x)
         for i in range(0, x.shape[0], batch):
             xb = x[i:i + batch]
             if self.output == "stream":

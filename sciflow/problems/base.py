@@ -31,6 +31,7 @@ Building a run checks the capabilities its model and objective declare they need
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
@@ -47,19 +48,23 @@ problem_class = PROBLEMS.get
 
 
 def build_problem(config: dict) -> "Problem":
-    """Build a problem from its spec section ``{"name": ..., "schedule": ..., **kwargs}``;
-    ``schedule`` (optional) is a parameter curriculum (``sciflow.problems.schedule``)."""
+    """Build a problem from its spec section ``{"name": ..., "schedule": ..., "parametric": ..., **kwargs}``;
+    ``schedule`` (optional) is a parameter curriculum (``sciflow.problems.schedule``), ``parametric``
+    (optional) makes parameters inputs of the network (:meth:`Problem.set_parametric`)."""
     from sciflow.problems.schedule import ParameterSchedule
 
     config = dict(config)
     name = config.pop("name")
     schedule = config.pop("schedule", None)
+    parametric = config.pop("parametric", None)
     reference = config.pop("reference", None)
     cls = problem_class(name)
     try:
         problem = cls(**config)
     except TypeError as exc:
         raise SciflowError(f"problem ({name}): {exc}") from exc
+    if parametric is not None:
+        problem.set_parametric(parametric)
     if schedule is not None:
         problem.schedule = ParameterSchedule.from_spec(schedule, problem)
     if reference is not None:
@@ -164,6 +169,12 @@ class Problem:
     #: Parameters a schedule may vary. A problem lists here exactly the entries of ``params``
     #: that its residuals, lifts and weights read from ``params`` at call time.
     schedulable_params: ClassVar[tuple[str, ...]] = ()
+    #: Parameters that may become network inputs (``problem.parametric``): those its residuals, lifts
+    #: and weights read point by point through :meth:`param`.
+    parametric_params: ClassVar[tuple[str, ...]] = ()
+    #: The parameters that are network inputs, in input order after the problem's own inputs:
+    #: name → (lo, hi), the range training draws from (set by :meth:`set_parametric`).
+    parametric: "dict[str, tuple[float, float]]" = {}
 
     def __init__(self, inputs: Sequence[str] = ("x", "y"), fields: Sequence[Field] = (), params: dict | None = None,
                  scales: dict | None = None):
@@ -194,6 +205,8 @@ class Problem:
             hi = [self.domain.x1, self.domain.y1] + hi
         elif not lo:
             return None
+        lo += [a for a, _ in self.parametric.values()]
+        hi += [b for _, b in self.parametric.values()]
         if len(lo) != len(self.inputs) or len(hi) != len(self.inputs):
             raise SciflowError(
                 f"problem '{self.name}': inputs {self.inputs} need {len(self.inputs)} bounds, the problem declares "
@@ -221,6 +234,71 @@ class Problem:
                                    f"'{self.name}' {self.inputs}")
             ds = ds.transpose(..., *[i for i in self.inputs[::-1] if i in dims])
         self.user_reference = ds
+
+    # --- parametric problems: parameters as network inputs ------------------------------
+    def set_parametric(self, ranges) -> None:
+        """Make parameters inputs of the network (``problem.parametric: {Re: [100, 1000]}``): one
+        model then answers for any value in the range without retraining.
+
+        Each named parameter is appended to ``inputs`` (network input order); training draws it
+        uniformly in [lo, min(hi, current value)] at every collocation point, so a schedule of it
+        (``problem.schedule``) widens the range drawn from over training (continuation); the spec's
+        own value must be ``hi``. Residuals, lifts and weights read it point by point through
+        :meth:`param`; points given without the column (a grid for evaluation) take the current
+        value (:meth:`complete_inputs`; ``sciflow evaluate --param Re=400`` sets it)."""
+        if not isinstance(ranges, dict) or not ranges:
+            raise SciflowError(f"problem.parametric: expected a mapping {{parameter: [lo, hi]}}, got {ranges!r}")
+        out = {}
+        for name, pair in ranges.items():
+            key = f"problem.parametric.{name}"
+            if name not in self.parametric_params:
+                raise SciflowError(f"{key}: problem '{self.name}' cannot take '{name}' as an input; "
+                                   f"parametric: {list(self.parametric_params) or 'none'}")
+            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                    or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in pair)
+                    or not pair[0] < pair[1]):
+                raise SciflowError(f"{key}: expected [lo, hi] with lo < hi (finite numbers), got {pair!r}")
+            if float(self.params[name]) != float(pair[1]):
+                raise SciflowError(f"{key}: problem.{name} = {self.params[name]:g} must equal the range's upper "
+                                   f"end {pair[1]:g} (the value training ends at and evaluation uses by default)")
+            out[name] = (float(pair[0]), float(pair[1]))
+        self.parametric = out
+        self.inputs = self.inputs + tuple(out)
+
+    @property
+    def coordinate_inputs(self) -> tuple[str, ...]:
+        """The inputs a reference's fields are given on: ``inputs`` less the parametric ones."""
+        return tuple(i for i in self.inputs if i not in self.parametric)
+
+    def param(self, name: str, x: torch.Tensor):
+        """The value of parameter ``name`` at points x (N, D): x's own column (N,) when ``name`` is
+        an input and x carries every input, else the current value (a float)."""
+        if name in self.parametric and x.shape[1] == len(self.inputs):
+            return x[:, self.inputs.index(name)]
+        return self.params[name]
+
+    def complete_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, D) with the parametric inputs it lacks appended at their current values → (N, D + P)."""
+        if not self.parametric or x.shape[1] == len(self.inputs):
+            return x
+        if x.shape[1] != len(self.inputs) - len(self.parametric):
+            raise SciflowError(f"problem '{self.name}': points with {x.shape[1]} coordinates; inputs are {self.inputs}")
+        values = torch.tensor([self.params[n] for n in self.parametric], dtype=x.dtype, device=x.device)
+        return torch.cat([x, values.expand(x.shape[0], -1)], 1)
+
+    def draw_parameters(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        """x (N, D) with each parametric input drawn uniformly in [lo, min(hi, current value)] → (N, D + P)."""
+        if not self.parametric:
+            return x
+        cols = []
+        for name, (lo, hi) in self.parametric.items():
+            top = min(hi, self.params[name])
+            cols.append(lo + (top - lo) * torch.rand(x.shape[0], 1, generator=generator, dtype=x.dtype))
+        return torch.cat([x] + cols, 1)
+
+    def sample_points(self, region: str, n: int, generator=None) -> torch.Tensor:
+        """n training points (n, D + P) in ``region``: :meth:`sample`, then the parametric inputs drawn."""
+        return self.draw_parameters(self.sample(region, n, generator), generator)
 
     # --- parameter curriculum ----------------------------------------------------
     def set_params(self, **values: float) -> None:

@@ -24,8 +24,9 @@ VELOCITY_PRESSURE = (
 )
 
 
-def navier_stokes_residual(out: Jet, nu: float) -> dict[str, torch.Tensor]:
-    """Eq. (1) with ν = 1/Re for a Jet of (u, v, p) over inputs (x, y, ...): three residuals, each (N,)."""
+def navier_stokes_residual(out: Jet, nu) -> dict[str, torch.Tensor]:
+    """Eq. (1) with ν = 1/Re (a float, or (N,) per point) for a Jet of (u, v, p) over inputs
+    (x, y, ...): three residuals, each (N,)."""
     u, v = out.value[:, 0], out.value[:, 1]
     ux, uy = out.d1[:, 0, 0], out.d1[:, 1, 0]
     vx, vy = out.d1[:, 0, 1], out.d1[:, 1, 1]
@@ -78,8 +79,9 @@ class SteadyNavierStokes2D(Problem):
         super().set_params(**values)
 
     def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
-        """Eq. (1): x-momentum, y-momentum and continuity residuals, each (N,)."""
-        return navier_stokes_residual(out, 1.0 / self.Re)
+        """Eq. (1): x-momentum, y-momentum and continuity residuals, each (N,); Re per point when it
+        is a network input (``problem.parametric``)."""
+        return navier_stokes_residual(out, 1.0 / self.param("Re", x))
 
     def sample(self, region: str, n: int, generator=None) -> torch.Tensor:
         if region == "interior":
@@ -160,6 +162,7 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     """
 
     evaluator = "cavity"
+    parametric_params = ("Re",)
     singular_points = ((0.0, 1.0), (1.0, 1.0))  # the lid corners: ∇u ∝ 1/r, p ∝ 1/r
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
@@ -186,7 +189,8 @@ class LidDrivenCavity(SteadyNavierStokes2D):
         rb2 = (1 - X) ** 2 + (1 - Y) ** 2
         pa = (_CORNER_D * X + _CORNER_C * (1 - Y)) / ra2
         pb = (_CORNER_D * (1 - X) + _CORNER_C * (1 - Y)) / rb2
-        return (2.0 / self.Re) * (pa - pb)
+        re = self.param("Re", x)
+        return (2.0 / (re[:, None] if torch.is_tensor(re) else re)) * (pa - pb)
 
     def _lift(self, x):
         """(u_L, v_L, p_L) (N, 3); at the two lid corner points themselves u = v = 0, p = NaN."""
@@ -261,6 +265,8 @@ class PlanePoiseuille(SteadyNavierStokes2D):
     u = 4y(1−y) + x y(1−y) N_u, v = x y(1−y) N_v, p = (length − x) N_p).
     """
 
+    parametric_params = ("Re",)
+
     def __init__(self, Re: float = 100.0, length: float = 2.0, reference_grid: int = 65, sampling: str = "sobol"):
         super().__init__(Re, Rectangle(0.0, float(length), 0.0, 1.0), sampling=sampling)
         self.length = float(length)
@@ -268,7 +274,9 @@ class PlanePoiseuille(SteadyNavierStokes2D):
 
     def exact(self, x):
         y = x[:, 1:2]
-        return torch.cat([4 * y * (1 - y), torch.zeros_like(y), -(8.0 / self.Re) * (x[:, 0:1] - self.length)], 1)
+        re = self.param("Re", x)
+        re = re[:, None] if torch.is_tensor(re) else re
+        return torch.cat([4 * y * (1 - y), torch.zeros_like(y), -(8.0 / re) * (x[:, 0:1] - self.length)], 1)
 
     def hard_constraint(self, output="primitive"):
         if output != "primitive":

@@ -104,6 +104,12 @@ class ParameterSchedule:
             if one.final != final:
                 raise SciflowError(f"{key}: the last stage's value {one.final:g} must equal problem.{name} = "
                                    f"{final:g} (the value the reference and the evaluation use)")
+            if name in problem.parametric:
+                lo, hi = problem.parametric[name]
+                outside = [v for _, v in one.stages if not lo <= v <= hi]
+                if outside:
+                    raise SciflowError(f"{key}: value {outside[0]:g} lies outside problem.parametric.{name} "
+                                       f"[{lo:g}, {hi:g}] (a schedule of a parametric input caps the range drawn from)")
             stages[name] = one.stages
         return cls(stages)
 

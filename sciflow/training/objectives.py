@@ -94,7 +94,8 @@ class PhysicsObjective(Objective):
 
     A parameter curriculum (``problem.schedule``) is applied at the start of every step
     (``resample``, which the loss calls first): a change of a parameter rebuilds the cached
-    ansatz jets and residual weights and, like a draw, restarts L-BFGS's memory. The current
+    ansatz jets and residual weights (draws new points when the parameter is a network input,
+    ``problem.parametric``: its range moved) and, like a draw, restarts L-BFGS's memory. The current
     parameters and the schedule are part of ``state_dict``.
     """
 
@@ -119,12 +120,12 @@ class PhysicsObjective(Objective):
 
     def _draw(self):
         n = -(-self.interior_points // self.world)  # each rank takes its own share
-        self.x = self.problem.sample("interior", n, self.generator).to(self.device, self.dtype)
+        self.x = self.problem.sample_points("interior", n, self.generator).to(self.device, self.dtype)
         self.ansatz = None
         self.residual_weight = self.problem.residual_weight(self.x)
         if self.soft:
             bt = self.problem.boundary_targets(-(-self.boundary_points // self.world), self.generator)
-            self.xb = bt.points.to(self.device, self.dtype)
+            self.xb = self.problem.draw_parameters(bt.points, self.generator).to(self.device, self.dtype)
             self.gb = bt.values.to(self.device, self.dtype)
             self.mb = bt.mask.to(self.device, self.dtype)
 
@@ -138,6 +139,10 @@ class PhysicsObjective(Objective):
         resampling step not drawn for yet. True if the loss function changed (new parameters or
         points), so that curvature information of earlier steps no longer describes it."""
         changed = self.problem.apply_schedule(step)
+        if changed and self.problem.parametric:  # the range drawn from moved: draw the points again
+            self._drawn_at = step
+            self._draw()
+            return True
         if changed:
             self.ansatz = None
             self.residual_weight = self.problem.residual_weight(self.x)
