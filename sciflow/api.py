@@ -277,7 +277,8 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
 
     ``params`` (e.g. ``{"Re": 400}``) evaluates a parametric run (``problem.parametric``) at other
     values of its parametric inputs, against the reference at those values; it writes
-    ``<run>/evaluation_Re400/`` and the metrics carry ``params``.
+    ``<run>/evaluation_Re400/`` (``<run>/evaluation/`` at the spec's own values) and the metrics
+    carry ``params``.
 
     A run whose weights are not finite (it diverged) is refused; a metric that comes out
     non-finite is written as ``null`` in metrics.json and raises after the files are written.
@@ -295,8 +296,10 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
         if unknown:
             raise SciflowError(f"{path}: --param {unknown[0]}: not a parametric input of this run "
                                f"(problem.parametric: {list(run.problem.parametric) or 'none'})")
+        params = {k: float(v) for k, v in params.items() if float(v) != run.problem.params[k]}
+    if params:  # values other than the spec's own
         run.problem.set_params(**params)
-        subdir += "_" + "_".join(f"{k}{float(v):g}" for k, v in sorted(params.items()))
+        subdir += "_" + "_".join(f"{k}{v:g}" for k, v in sorted(params.items()))
     check_writable(Path(path) / subdir, "evaluation directory")  # before the reference is made
     bad = non_finite_weights(run.model.state_dict())
     if bad:

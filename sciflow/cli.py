@@ -132,8 +132,7 @@ def main(argv=None) -> int:
                     raise SciflowError(f"--param {item}: expected NAME=NUMBER") from None
             m = evaluate(args.run, progress=not args.quiet, params=params or None)
             _print_metrics(m)
-            sub = "_".join(f"{k}{v:g}" for k, v in sorted(params.items()))
-            print(f"{args.run}/evaluation{'_' + sub if sub else ''}/metrics.json")
+            print(m["evaluation_dir"] + "/metrics.json")
         elif args.command == "export":
             from sciflow.api import export_model
 

@@ -84,7 +84,7 @@ def evaluate_run(run, progress: bool = True, subdir: str = "evaluation") -> dict
         finite = history["loss"][np.isfinite(history["loss"])]
         metrics["final_loss"] = float(finite[-1]) if finite.size else float("nan")
     metrics.update(run=str(run.path), step=run.step, model=run.spec.model.name, problem=run.problem.name,
-                   evaluate_seconds=time.perf_counter() - t0)
+                   evaluate_seconds=time.perf_counter() - t0, evaluation_dir=str(out))
     if run.problem.parametric:
         metrics["params"] = {k: run.problem.params[k] for k in run.problem.parametric}
     metrics = json_ready(metrics)
@@ -93,7 +93,8 @@ def evaluate_run(run, progress: bool = True, subdir: str = "evaluation") -> dict
     return metrics
 
 
-PROVENANCE_KEYS = ("run", "step", "model", "problem", "checkpoint", "parameters", "train_seconds", "evaluate_seconds",
+PROVENANCE_KEYS = ("run", "evaluation_dir", "step", "model", "problem", "checkpoint", "parameters", "train_seconds",
+                   "evaluate_seconds",
                    "final_loss", "device", "test_samples", "rollout_trajectories")
 
 

@@ -186,7 +186,7 @@ class Trainer:
         return total, terms
 
     def _train_step(self, optimizer, phase, k):
-        if phase.optimizer == "lbfgs":
+        if phase.optimizer in ("lbfgs", "bfgs"):  # quasi-Newton: a closure and a line search
             cache = {}
 
             def closure():
