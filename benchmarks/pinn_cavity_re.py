@@ -7,8 +7,8 @@ against its FEM reference. Rows of benchmarks/results/pinn_cavity_re.json:
 steps run and planned, the error away from the lid corners, the reference mesh and the load.
 The markdown table gives median and worst over the seeds that ran.
 
-While it trains, the 1-minute load average is sampled every minute into ``<run>/loadavg.csv``
-(``unix_time,load`` lines; a run trained by other means may carry the same file), and each row
+While it trains, the 1-minute load average is sampled every minute into ``<run>.loadavg.csv`` beside
+the run directory (``unix_time,load`` lines; a run directory holds only what sciflow writes), and each row
 gives its median and range as ``loadavg_1min_training``.
 
 ``--reuse`` evaluates a finished run already at ``<out>/<config>_seed<k>`` instead of training
@@ -69,9 +69,14 @@ class LoadSampler:
         self.thread.join()
 
 
+def load_file(run_dir: Path) -> Path:
+    """Where the load samples of a run go: ``<run>.loadavg.csv`` beside its directory."""
+    return run_dir.parent / f"{run_dir.name}.loadavg.csv"
+
+
 def training_load(run_dir: Path) -> str | None:
-    """'median (min-max), n samples' of ``<run>/loadavg.csv``; None when the run has no samples."""
-    path = run_dir / "loadavg.csv"
+    """'median (min-max), n samples' of ``<run>.loadavg.csv``; None when the run has no samples."""
+    path = load_file(run_dir)
     if not path.exists():
         return None
     loads = [float(line.split(",")[1]) for line in path.read_text().splitlines() if line.strip()]
@@ -98,7 +103,7 @@ def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, p
     planned = sum(ph.steps for ph in spec.training.phases)
     done = reuse and finished_run(run_dir, spec)
     if not done and not (reuse and partial and (run_dir / "checkpoints" / "last.pt").exists()):
-        with LoadSampler(run_dir / "loadavg.csv"):
+        with LoadSampler(load_file(run_dir)):
             train(ROOT / config, overrides=overrides, out=run_dir, progress=True)
     steps = load_run(run_dir).step
     rows = []
