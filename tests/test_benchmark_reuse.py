@@ -38,8 +38,9 @@ def test_reuse_accepts_only_a_finished_run_of_the_same_spec(tmp_path):
 
 
 def test_cavity_re_benchmark_records_the_load_while_training(tmp_path):
-    """pinn_cavity_re.py samples the 1-min load average into <run>/loadavg.csv while it trains,
-    and each row states the samples' median and range."""
+    """pinn_cavity_re.py samples the 1-min load average into <run>.loadavg.csv beside the run
+    directory (a run directory holds only what sciflow writes), and each row states the samples'
+    median and range."""
     import sys
     import time
 
@@ -47,11 +48,14 @@ def test_cavity_re_benchmark_records_the_load_while_training(tmp_path):
     spec = importlib.util.spec_from_file_location("pinn_cavity_re", ROOT / "benchmarks" / "pinn_cavity_re.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.training_load(tmp_path) is None  # no samples: no claim
-    with bench.LoadSampler(tmp_path / "loadavg.csv", every=0.05):
+    run_dir = tmp_path / "cavity_run"
+    assert bench.load_file(run_dir) == tmp_path / "cavity_run.loadavg.csv"
+    assert bench.training_load(run_dir) is None  # no samples: no claim
+    with bench.LoadSampler(bench.load_file(run_dir), every=0.05):
         time.sleep(0.3)
-    lines = (tmp_path / "loadavg.csv").read_text().splitlines()
+    lines = bench.load_file(run_dir).read_text().splitlines()
     assert len(lines) >= 3
     assert all(len(line.split(",")) == 2 and float(line.split(",")[1]) >= 0 for line in lines)
-    (tmp_path / "loadavg.csv").write_text("1,2.0\n2,4.0\n3,9.5\n")
-    assert bench.training_load(tmp_path) == "4.0 (2.0-9.5), 3 samples"
+    assert not run_dir.exists()  # nothing written into the run directory
+    bench.load_file(run_dir).write_text("1,2.0\n2,4.0\n3,9.5\n")
+    assert bench.training_load(run_dir) == "4.0 (2.0-9.5), 3 samples"
