@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -42,3 +43,48 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+LOAD_SAMPLE_SECONDS = 60
+
+
+class LoadSampler:
+    """Appends ``unix_time,1-min load average`` to ``path`` every ``every`` seconds while in use."""
+
+    def __init__(self, path: Path, every: float = LOAD_SAMPLE_SECONDS):
+        import threading
+
+        self.path, self.every, self.done = path, every, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(f"{time.time():.0f},{os.getloadavg()[0]:.2f}\n")
+            if self.done.wait(self.every):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def load_file(run_dir: Path) -> Path:
+    """Where the load samples of a run go: ``<run>.loadavg.csv`` beside its directory."""
+    return run_dir.parent / f"{run_dir.name}.loadavg.csv"
+
+
+def training_load(run_dir: Path) -> str | None:
+    """'median (min-max), n samples' of ``<run>.loadavg.csv``; None when the run has no samples."""
+    path = load_file(run_dir)
+    if not path.exists():
+        return None
+    loads = [float(line.split(",")[1]) for line in path.read_text().splitlines() if line.strip()]
+    if not loads:
+        return None
+    return f"{statistics.median(loads):.1f} ({min(loads):.1f}-{max(loads):.1f}), {len(loads)} samples"

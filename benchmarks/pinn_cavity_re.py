@@ -36,55 +36,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, markdown_table, write_results  # noqa: E402
+from common import RESULTS, LoadSampler, load_file, machine, markdown_table, training_load, write_results  # noqa: E402
 from pinn_cases import finished_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-LOAD_SAMPLE_SECONDS = 60
-
-
-class LoadSampler:
-    """Appends ``unix_time,1-min load average`` to ``path`` every ``every`` seconds while in use."""
-
-    def __init__(self, path: Path, every: float = LOAD_SAMPLE_SECONDS):
-        import threading
-
-        self.path, self.every, self.done = path, every, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while True:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a") as f:
-                f.write(f"{time.time():.0f},{os.getloadavg()[0]:.2f}\n")
-            if self.done.wait(self.every):
-                return
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
-
-
-def load_file(run_dir: Path) -> Path:
-    """Where the load samples of a run go: ``<run>.loadavg.csv`` beside its directory."""
-    return run_dir.parent / f"{run_dir.name}.loadavg.csv"
-
-
-def training_load(run_dir: Path) -> str | None:
-    """'median (min-max), n samples' of ``<run>.loadavg.csv``; None when the run has no samples."""
-    path = load_file(run_dir)
-    if not path.exists():
-        return None
-    loads = [float(line.split(",")[1]) for line in path.read_text().splitlines() if line.strip()]
-    if not loads:
-        return None
-    return f"{statistics.median(loads):.1f} ({min(loads):.1f}-{max(loads):.1f}), {len(loads)} samples"
-
-
 def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, partial: bool,
             parametric_re: list[float]) -> list[dict]:
     """Train (or reuse) one seed of ``config`` and evaluate it: one row, or for a parametric config

@@ -59,3 +59,16 @@ def test_cavity_re_benchmark_records_the_load_while_training(tmp_path):
     assert not run_dir.exists()  # nothing written into the run directory
     bench.load_file(run_dir).write_text("1,2.0\n2,4.0\n3,9.5\n")
     assert bench.training_load(run_dir) == "4.0 (2.0-9.5), 3 samples"
+
+
+def test_pinn_cases_summarises_each_case_over_its_seeds():
+    """The seed summary gives median and worst of the bar metric over the seeds recorded and how
+    many meet the bar (here the entrance pipe: 2 of 3 seeds fail 1e-2)."""
+    bench = _pinn_cases()
+    case = "pipe (sinusoidal_pipe_pinn)"
+    rows = [{"case": case, "seed": s, "metric": m, "value": v}
+            for s, v in ((0, 8.5e-3), (1, 0.63), (2, 0.16)) for m in ("velocity_rel_l2", "p_rel_l2")]
+    rows.append({"case": "transient (transient_poiseuille_startup_pinn)", "seed": 0, "metric": "u_rel_l2", "value": 3e-3})
+    assert bench.seed_summary(rows) == [
+        "- pipe: velocity_rel_l2 over 3 seed(s) [0, 1, 2]: median 0.16, worst 0.63; 1 of 3 meet <= 0.01",
+        "- transient: u_rel_l2 over 1 seed(s) [0]: median 0.003, worst 0.003; 1 of 1 meet <= 0.05"]
