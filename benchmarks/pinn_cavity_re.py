@@ -4,7 +4,9 @@ Each config (default ``configs/cavity_re1000_pinn.yaml``) is trained for every s
 process at a time, ``--threads`` torch threads), then evaluated with ``sciflow.evaluate``
 against its FEM reference. Rows of benchmarks/results/pinn_cavity_re.json:
 ``{"Re", "config", "seed", "velocity_rel_l2", "train_seconds", "threads", ...}`` plus the
-steps run and planned, the error away from the lid corners, the reference mesh and the load.
+steps run and planned, the error away from the lid corners, the core's residual-to-viscous-force
+ratio (``core_residual_to_viscous``, :func:`sciflow.evaluation.flow_fields.core_force_balance`),
+the reference mesh and the load.
 The markdown table gives median and worst over the seeds that ran.
 
 While it trains, the 1-minute load average is sampled every minute into ``<run>.loadavg.csv`` beside
@@ -68,6 +70,7 @@ def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, p
             "Re": re, "config": config, "seed": seed, "velocity_rel_l2": metrics["velocity_rel_l2"],
             "velocity_rel_l2_away_from_lid_corners": metrics.get("velocity_rel_l2_away_from_lid_corners"),
             "p_rel_l2_away_from_lid_corners": metrics.get("p_rel_l2_away_from_lid_corners"),
+            "core_residual_to_viscous": metrics.get("core_residual_to_viscous"),
             "train_seconds": metrics.get("train_seconds"), "threads": threads, "steps": steps,
             "steps_planned": planned, "reference": f"FEM P2/P1 {problem.reference_mesh}^2 graded "
                                                   f"{problem.reference_grading:g}",
@@ -110,7 +113,7 @@ def main(argv=None):
         lines.append(f"- {config} at Re {re:g}: {len(errs)} seed(s); velocity rel. L2 median "
                      f"{statistics.median(errs):.4g}, worst {errs[-1]:.4g}")
     lines += ["", markdown_table(rows, ["Re", "config", "parametric", "seed", "velocity_rel_l2", "velocity_rel_l2_away_from_lid_corners",
-                                        "train_seconds", "steps", "steps_planned", "threads",
+                                        "core_residual_to_viscous", "train_seconds", "steps", "steps_planned", "threads",
                                         "loadavg_1min_training", "reference"])]
     write_results("pinn_cavity_re", rows, {"machine": machine(), "threads": args.threads}, "\n".join(lines))
 
