@@ -13,7 +13,6 @@ import math
 
 import torch
 
-from sciflow.errors import SciflowError
 from sciflow.problems.base import BoundaryTargets, Field, Problem, register_problem
 from sciflow.problems.geometry import Rectangle
 from sciflow.autodiff.jet import Jet
@@ -159,14 +158,8 @@ class LidDrivenCavity(SteadyNavierStokes2D):
     Reference: the ``cavity_fem`` recipe on ``reference_mesh``² elements, graded towards the
     walls by ``reference_grading`` (0: uniform), sampled on ``reference_grid``² points.
     Collocation points: ``sampling`` (sobol, uniform), graded towards the walls by
-    ``collocation_grading`` (the FEM mesh's map, see ``Rectangle.sample_interior``); a fraction
-    ``corner_points`` of them is drawn instead around the two lid corners, half at each, with the
-    radius log-uniform in [``CORNER_RADII``] and the angle uniform over the quarter disc (areal density
-    ∝ 1/r², the scale-free density of the corner flow's 1/r velocity gradient).
+    ``collocation_grading`` (the FEM mesh's map, see ``Rectangle.sample_interior``).
     """
-
-    #: Radii (r_min, r_max) of the corner-enriched collocation points (``corner_points``).
-    CORNER_RADII = (2e-3, 0.15)
 
     evaluator = "cavity"
     parametric_params = ("Re",)
@@ -174,32 +167,12 @@ class LidDrivenCavity(SteadyNavierStokes2D):
 
     def __init__(self, Re: float = 100.0, reference_mesh: int = 64, reference_grid: int = 129,
                  corner_weight_radius: float = 0.0, sampling: str = "sobol", reference_grading: float = 0.0,
-                 collocation_grading: float = 0.0, corner_points: float = 0.0):
+                 collocation_grading: float = 0.0):
         super().__init__(Re, Rectangle(0.0, 1.0, 0.0, 1.0), sampling=sampling, collocation_grading=collocation_grading)
-        if not 0.0 <= corner_points < 1.0:
-            raise SciflowError(f"problem.corner_points must lie in [0, 1) (a fraction of the interior points), "
-                               f"got {corner_points}")
-        self.corner_points = float(corner_points)
         self.reference_mesh = int(reference_mesh)
         self.reference_grading = float(reference_grading)
         self.reference_grid = int(reference_grid)
         self.corner_weight_radius = float(corner_weight_radius)
-
-    def sample(self, region: str, n: int, generator=None) -> torch.Tensor:
-        """n points (n, 2) of ``region``; interior points: (1 − corner_points) n from the domain's
-        sampler, the rest around the lid corners (class docstring)."""
-        n_corner = int(round(self.corner_points * n)) if region == "interior" else 0
-        if n_corner == 0:
-            return super().sample(region, n, generator)
-        lo, hi = self.CORNER_RADII
-        u = torch.rand(n_corner, 2, generator=generator, dtype=torch.float64)
-        r = lo * (hi / lo) ** u[:, 0]
-        theta = 0.5 * math.pi * u[:, 1]  # angle from the lid, into the cavity
-        x = r * torch.cos(theta)
-        right = torch.arange(n_corner) % 2 == 1  # alternate corners: (0, 1) and (1, 1)
-        corner = torch.stack([torch.where(right, 1.0 - x, x), 1.0 - r * torch.sin(theta)], 1)
-        bulk = super().sample(region, n - n_corner, generator)
-        return torch.cat([bulk, corner.to(bulk.dtype)], 0)
 
     @staticmethod
     def lift_stream_function(x: torch.Tensor) -> torch.Tensor:

@@ -108,27 +108,3 @@ def test_cavity_collocation_grading_follows_the_fem_mesh_map():
     assert ((ratio - 1 / (1 - g)).abs() < 0.1).all(), ratio
     with pytest.raises(SciflowError, match="problem.collocation_grading"):
         LidDrivenCavity(collocation_grading=1.0)
-
-
-def test_cavity_corner_points_are_log_uniform_in_radius_around_both_lid_corners():
-    """corner_points = f draws f·n points in the quarter discs around (0, 1) and (1, 1), half at each,
-    with log r uniform on [r_min, r_max]: each decade of radius holds its share of the points."""
-    import pytest
-
-    from sciflow.errors import SciflowError
-
-    n, f = 20000, 0.25
-    x = LidDrivenCavity(Re=1000, corner_points=f).sample("interior", n, torch.Generator().manual_seed(5))
-    assert x.shape == (n, 2) and x.min() > 0 and x.max() < 1
-    corner = x[-int(f * n):]
-    r_left = torch.hypot(corner[:, 0], 1 - corner[:, 1])
-    r_right = torch.hypot(1 - corner[:, 0], 1 - corner[:, 1])
-    r = torch.minimum(r_left, r_right)
-    lo, hi = LidDrivenCavity.CORNER_RADII
-    assert r.min() >= lo * (1 - 1e-12) and r.max() <= hi * (1 + 1e-12)
-    assert abs(float((r_left < r_right).double().mean()) - 0.5) < 1e-3
-    u = torch.log(r / lo) / math.log(hi / lo)  # uniform on [0, 1]
-    counts = torch.histc(u, bins=5, min=0, max=1) / len(u)
-    assert ((counts - 0.2).abs() < 0.02).all(), counts
-    with pytest.raises(SciflowError, match="problem.corner_points"):
-        LidDrivenCavity(corner_points=1.0)
