@@ -72,7 +72,9 @@ every y, mean outlet pressure 0); its FEM is mesh-converged (Q 0.0277706, 0.0277
 h = 0.007, 0.0045, 0.003). Cylinder: float64, Adam 2k + L-BFGS 5k; its lift is a small difference of
 large pressure forces (c_L_abs_err). Pipes: stream form, float64, global momentum budget weight 10,
 mirror symmetry exact; entrance flow Adam 1k + L-BFGS 3k, developed flow Adam 1k + L-BFGS 1k with the
-network periodic over one wall period.
+network periodic over one wall period. Rows without a load were trained before the load was
+sampled: cylinder seed 0 (same spec, 2026-12-03, another training on the second core; its c_L
+error |0.0567 − 0.0106| = 0.046 predates the c_L_abs_err row).
 """
 
 
