@@ -61,12 +61,19 @@ def ghia_deviation(model, re: float) -> dict | None:
 
 
 def mean_residuals(model, problem, n: int = 4096, seed: int = 123) -> dict:
-    """RMS of each PDE residual at n fresh interior points (not the training points)."""
+    """RMS of each PDE residual at n fresh interior points (not the training points):
+    ``residual_rms_<name>``; where the problem weights its residuals (``residual_weight``, e.g. near
+    singular corners) also ``residual_weighted_rms_<name>`` = √mean(w r²), the training loss's
+    term at fresh points (against the logged term: does the fit hold between collocation points?)."""
     p = next(model.parameters())
     x = problem.sample("interior", n, torch.Generator().manual_seed(seed)).to(p.device, p.dtype)
     out = model(x, model.make_ansatz(x))
-    res = problem.residual(x, out)
-    return {f"residual_rms_{k}": float(torch.sqrt((v.detach() ** 2).mean())) for k, v in res.items()}
+    res = {k: v.detach() for k, v in problem.residual(x, out).items()}
+    metrics = {f"residual_rms_{k}": float(torch.sqrt((v ** 2).mean())) for k, v in res.items()}
+    w = problem.residual_weight(x)
+    if w is not None:
+        metrics.update({f"residual_weighted_rms_{k}": float(torch.sqrt((w * v ** 2).mean())) for k, v in res.items()})
+    return metrics
 
 
 #: The cavity's vortex core for :func:`core_force_balance`: (x0, x1, y0, y1).

@@ -50,3 +50,41 @@ def test_core_balance_of_a_known_field_in_the_cavity_core():
     assert abs(got["core_viscous_term_rms"] - rms(visc)) < 1e-12
     assert abs(got["core_momentum_residual_rms"] - rms(u * ux - visc)) < 1e-12
     assert abs(got["core_residual_to_viscous"] - rms(u * ux - visc) / rms(visc)) < 1e-12
+
+
+def test_weighted_residuals_at_fresh_points_follow_the_problem_weight():
+    """residual_weighted_rms is √mean(w r²) with the cavity's corner weight r²/(r² + δ²): for the
+    field u = sin(πx) sin(πy) it equals the closed form at the same fresh points, and it is absent
+    for a problem without weights."""
+    from sciflow.evaluation.flow_fields import mean_residuals
+
+    class Field(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+        def make_ansatz(self, x):
+            return None
+
+        def forward(self, x, ansatz=None):
+            def f(z):
+                u = torch.sin(torch.pi * z[:, 0:1]) * torch.sin(torch.pi * z[:, 1:2])
+                return torch.cat([u, torch.zeros_like(u), torch.zeros_like(u)], 1)
+
+            return autograd_jet(f, x, create_graph=False)
+
+    re, delta = 100.0, 0.05
+    prob = LidDrivenCavity(Re=re, corner_weight_radius=delta)
+    got = mean_residuals(Field(), prob, n=1000, seed=4)
+    x = prob.sample("interior", 1000, torch.Generator().manual_seed(4)).double()
+    X, Y = x[:, 0], x[:, 1]
+    u = torch.sin(torch.pi * X) * torch.sin(torch.pi * Y)
+    ux = torch.pi * torch.cos(torch.pi * X) * torch.sin(torch.pi * Y)
+    rx = u * ux + 2 * torch.pi ** 2 / re * u
+    r0, r1 = X ** 2 + (1 - Y) ** 2, (1 - X) ** 2 + (1 - Y) ** 2
+    w = r0 / (r0 + delta ** 2) * r1 / (r1 + delta ** 2)
+    assert abs(got["residual_weighted_rms_momentum_x"] - float((w * rx ** 2).mean().sqrt())) < 1e-12
+    assert abs(got["residual_weighted_rms_continuity"] - float((w * ux ** 2).mean().sqrt())) < 1e-12
+    assert abs(got["residual_rms_continuity"] - float((ux ** 2).mean().sqrt())) < 1e-12
+    assert got["residual_weighted_rms_momentum_y"] == 0.0
+    assert not any(k.startswith("residual_weighted") for k in mean_residuals(Field(), PlanePoiseuille(Re=re)))
