@@ -7,6 +7,24 @@ from sciflow.evaluation.flow_fields import CAVITY_CORE, core_force_balance, mome
 from sciflow.problems.navier_stokes import LidDrivenCavity, PlanePoiseuille
 
 
+class SineField(torch.nn.Module):
+    """A model with the PINN's call signature returning u = sin(πx) sin(πy), v = p = 0 (a Jet)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+    def make_ansatz(self, x):
+        return None
+
+    def forward(self, x, ansatz=None):
+        def f(z):
+            u = torch.sin(torch.pi * z[:, 0:1]) * torch.sin(torch.pi * z[:, 1:2])
+            return torch.cat([u, torch.zeros_like(u), torch.zeros_like(u)], 1)
+
+        return autograd_jet(f, x, create_graph=False)
+
+
 def test_poiseuille_balances_pressure_gradient_and_viscosity_exactly():
     """Plane Poiseuille u = 4y(1 − y), p_x = −8/Re: zero residual, and the viscous term ν u'' = −8/Re
     is the whole force (RMS exactly 8/Re over the two momentum components' 2N values: √(1/2)·8/Re)."""
@@ -23,23 +41,8 @@ def test_core_balance_of_a_known_field_in_the_cavity_core():
     term is ν Δu = −2π² ν u, the residual u u_x + v u_y − ν Δu; both RMS over the core box match
     the closed forms evaluated at the same points."""
 
-    class Field(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-
-        def make_ansatz(self, x):
-            return None
-
-        def forward(self, x, ansatz=None):
-            def f(z):
-                u = torch.sin(torch.pi * z[:, 0:1]) * torch.sin(torch.pi * z[:, 1:2])
-                return torch.cat([u, torch.zeros_like(u), torch.zeros_like(u)], 1)
-
-            return autograd_jet(f, x, create_graph=False)
-
     re = 250.0
-    got = core_force_balance(Field(), LidDrivenCavity(Re=re), n=2000, seed=3)
+    got = core_force_balance(SineField(), LidDrivenCavity(Re=re), n=2000, seed=3)
     x0, x1, y0, y1 = CAVITY_CORE
     r = torch.rand(2000, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     X, Y = x0 + (x1 - x0) * r[:, 0], y0 + (y1 - y0) * r[:, 1]
@@ -58,24 +61,9 @@ def test_weighted_residuals_at_fresh_points_follow_the_problem_weight():
     for a problem without weights."""
     from sciflow.evaluation.flow_fields import mean_residuals
 
-    class Field(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-
-        def make_ansatz(self, x):
-            return None
-
-        def forward(self, x, ansatz=None):
-            def f(z):
-                u = torch.sin(torch.pi * z[:, 0:1]) * torch.sin(torch.pi * z[:, 1:2])
-                return torch.cat([u, torch.zeros_like(u), torch.zeros_like(u)], 1)
-
-            return autograd_jet(f, x, create_graph=False)
-
     re, delta = 100.0, 0.05
     prob = LidDrivenCavity(Re=re, corner_weight_radius=delta)
-    got = mean_residuals(Field(), prob, n=1000, seed=4)
+    got = mean_residuals(SineField(), prob, n=1000, seed=4)
     x = prob.sample("interior", 1000, torch.Generator().manual_seed(4)).double()
     X, Y = x[:, 0], x[:, 1]
     u = torch.sin(torch.pi * X) * torch.sin(torch.pi * Y)
@@ -87,4 +75,4 @@ def test_weighted_residuals_at_fresh_points_follow_the_problem_weight():
     assert abs(got["residual_weighted_rms_continuity"] - float((w * ux ** 2).mean().sqrt())) < 1e-12
     assert abs(got["residual_rms_continuity"] - float((ux ** 2).mean().sqrt())) < 1e-12
     assert got["residual_weighted_rms_momentum_y"] == 0.0
-    assert not any(k.startswith("residual_weighted") for k in mean_residuals(Field(), PlanePoiseuille(Re=re)))
+    assert not any(k.startswith("residual_weighted") for k in mean_residuals(SineField(), PlanePoiseuille(Re=re)))
