@@ -14,7 +14,9 @@ random contexts (fixed seed), predicts on a uniform (nt, nx) grid and applies ea
 
 * ``ANP`` (or ``SoftC`` when the run trained with a residual penalty): the raw prediction,
 * ``HardC``: orthogonal projection of the mean onto G u = b (variance unchanged),
-* ``ProbConserv``: the update (Hansen et al. Eq. 6) with the model's σ_G.
+* ``ProbConserv``: the update (Hansen et al. Eq. 6) with the model's σ_G on the prior diag σ²,
+* ``ProbConserv-latent``: the same update on the ANP's latent covariance E_z diag σ_z² + Cov_z μ_z
+  (:func:`sciflow.models.probconserv.latent_covariance`).
 
 Metrics per variant (means over test functions): ``mse`` of the mean against the exact
 solution, ``conservation_error`` max_t |G μ − b| (its maximum over functions for the bars),
@@ -34,7 +36,7 @@ import torch
 
 from sciflow.evaluation.report import register_evaluator
 from sciflow.models.conservation_update import gaussian_log_likelihood
-from sciflow.models.probconserv import apply_update
+from sciflow.models.probconserv import Variant, apply_update, variant_prior
 
 
 def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
@@ -50,9 +52,11 @@ def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
 
 
 def variants_for(model, softc: bool = False) -> dict:
-    """{label: (update, σ_G)} evaluated for a ProbConserv-ANP model."""
-    return {("SoftC" if softc else "ANP"): ("none", 0.0), "HardC": ("hardc", 0.0),
-            "ProbConserv": ("probconserv", float(model.sigma_g))}
+    """{label: Variant} evaluated for a ProbConserv-ANP model: the ANP (or SoftC), HardC, ProbConserv
+    (Eq. 6 on diag σ², as the paper) and ProbConserv-latent (Eq. 6 on the ANP's latent covariance)."""
+    return {("SoftC" if softc else "ANP"): Variant("none"), "HardC": Variant("hardc"),
+            "ProbConserv": Variant("probconserv", float(model.sigma_g)),
+            "ProbConserv-latent": Variant("probconserv", float(model.sigma_g), "latent")}
 
 
 @torch.no_grad()
@@ -74,15 +78,17 @@ def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101
     truth_cons = []
     for i in range(functions):
         zgen = torch.Generator().manual_seed(seed + 1 + i)
-        mean, var = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
-                                g.points[None].to(p.dtype), samples, zgen)
-        mean, var = mean[0, :, 0].double(), var[0, :, 0].double()
+        mean, var, ms = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
+                                      g.points[None].to(p.dtype), samples, zgen, return_samples=True)
+        mean, var, ms = mean[0, :, 0].double(), var[0, :, 0].double(), ms[0, :, :, 0].double()
         y = data["yt"][i, :, 0]
         truth_cons.append(float((G @ y - b).abs().max()))
         fn_arrays = {"exact": y.reshape(nt, nx).numpy(), "xc": data["xc"][i].numpy()}
-        for label, (update, sigma_g) in variants.items():
+        for label, variant in variants.items():
             t0 = time.perf_counter()
-            mu, v = apply_update(mean, var, G, b, update, sigma_g)
+            update, sigma_g, _ = variant = Variant(*variant)
+            diag, factor = variant_prior(variant, mean, var, ms)
+            mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor)
             update_seconds[label] += time.perf_counter() - t0
             a = acc[label]
             a["mse"].append(float(((mu - y) ** 2).mean()))

@@ -45,7 +45,7 @@ import torch
 
 from sciflow.errors import SciflowError
 from sciflow.models.conservation_update import gaussian_log_likelihood, posterior_samples
-from sciflow.models.probconserv import apply_update
+from sciflow.models.probconserv import Variant, apply_update, variant_prior
 from sciflow.problems.porous_medium import trapezoid_weights
 
 #: the paper's protocol constants (see the module docstring for their source)
@@ -79,7 +79,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
     conservation_error_se, conservation_error_signed, conservation_error_max[, front_error, front_error_se,
     front_sd]} and, per test value, the front draws of the first ``keep_fronts`` functions for figures.
 
-    ``variants``: {label: (update, σ_G)} as :func:`sciflow.evaluation.probconserv_eval.variants_for`.
+    ``variants``: {label: Variant or (update, σ_G[, covariance])} as
+    :func:`sciflow.evaluation.probconserv_eval.variants_for`.
     """
     if functions < 2:
         raise SciflowError(f"evaluation.paper.functions must be ≥ 2 (a standard error needs two), got {functions}")
@@ -103,11 +104,13 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         kept = {k: [] for k in variants}
         for i in range(functions):
             zgen = torch.Generator().manual_seed(seed + 100_003 * (vi + 1) + i)
-            mean, var = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
-                                    xt[None].to(p.dtype), samples, zgen)
-            mean, var = mean[0, :, 0].double(), var[0, :, 0].double()
-            for label, (update, sigma_g) in variants.items():
-                mu, v = apply_update(mean, var, G, b, update, sigma_g)
+            mean, var, ms = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
+                                          xt[None].to(p.dtype), samples, zgen, return_samples=True)
+            mean, var, ms = mean[0, :, 0].double(), var[0, :, 0].double(), ms[0, :, :, 0].double()
+            for label, variant in variants.items():
+                update, sigma_g, _ = variant = Variant(*variant)
+                diag, factor = variant_prior(variant, mean, var, ms)
+                mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor)
                 a = acc[label]
                 a["mse"].append(float(((mu - u) ** 2).mean()))
                 a["ll"].append(float(gaussian_log_likelihood(u, mu, v)))
@@ -117,7 +120,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                 if has_front:
                     fgen = torch.Generator().manual_seed(seed + 31 * i + 1)
                     if update == "probconserv":
-                        draws = posterior_samples(mean, var, G, b, front_samples, sigma_g, fgen)
+                        draws = posterior_samples(mean, diag, G, b, front_samples, sigma_g, fgen, factor)
                         draws_public = draws
                     else:
                         noise = torch.randn(front_samples, nx, generator=fgen, dtype=torch.float64)

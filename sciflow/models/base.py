@@ -65,12 +65,13 @@ class OperatorModel(Model):
 @runtime_checkable
 class NeuralProcess(Protocol):
     """Conditioned on contexts xc (B, Nc, D), yc (B, Nc, C): mean, var (B, Nt, C) at targets xt (B, Nt, D),
-    averaged over ``samples`` latent draws from ``generator``."""
+    averaged over ``samples`` latent draws from ``generator`` [+ each draw's mean (B, S, Nt, C) with
+    ``return_samples``, which the latent covariance of the ProbConserv update needs]."""
 
     def parameters(self): ...
 
     def predict(self, xc: torch.Tensor, yc: torch.Tensor, xt: torch.Tensor, samples: int = 32,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+                generator: torch.Generator | None = None, return_samples: bool = False) -> tuple: ...
 
 
 @runtime_checkable

@@ -137,19 +137,21 @@ def gaussian_log_likelihood(y, mean, var, floor: float = 1e-12) -> torch.Tensor:
     return (-0.5 * (torch.log(2 * torch.pi * var) + (y - mean) ** 2 / var)).mean(-1)
 
 
-def posterior_samples(mean, var, G, b, n: int, sigma_g: float = 0.0, generator=None) -> torch.Tensor:
-    """n draws (n, N) of the posterior of Eq. (6) for a diagonal prior N(mean, diag(var)) (mean, var (N,)).
+def posterior_samples(mean, var, G, b, n: int, sigma_g: float = 0.0, generator=None, factor=None) -> torch.Tensor:
+    """n draws (n, N) of the posterior of Eq. (6) for the prior N(mean, diag(var) + factor factorᵀ)
+    (mean, var (N,), factor (N, R) or None).
 
-    Matheron's rule: with v ~ N(0, D), η ~ N(0, I), D = diag(var), A = G D Gᵀ + σ_G² I,
-    u = μ̃ + v − D Gᵀ A⁻¹ (G v + σ_G η) has covariance D − D Gᵀ A⁻¹ G D = Σ̃ exactly, so with
+    Matheron's rule: with v ~ N(0, Σ) (v = √var ⊙ η₁ + L η₂), η ~ N(0, I), A = G Σ Gᵀ + σ_G² I,
+    u = μ̃ + v − Σ Gᵀ A⁻¹ (G v + σ_G η) has covariance Σ − Σ Gᵀ A⁻¹ G Σ = Σ̃ exactly, so with
     σ_G = 0 every draw satisfies G u = b to round-off. float64.
     """
-    mean, var, G = _as64(mean), _as64(var), _as64(G)
-    post = conservation_update(mean, var, G, b, sigma_g)
+    mean, var, G, factor = _as64(mean), _as64(var), _as64(G), _as64(factor)
+    gain = ConservationGain(var, G, sigma_g, factor)
+    new_mean = gain.mean(mean, b)
     v = torch.randn(n, mean.numel(), generator=generator, dtype=torch.float64) * var.sqrt()
-    K = var[:, None] * G.T  # D Gᵀ (N, M)
-    A = G @ K + sigma_g ** 2 * torch.eye(G.shape[0], dtype=torch.float64)
+    if factor is not None:
+        v = v + torch.randn(n, factor.shape[1], generator=generator, dtype=torch.float64) @ factor.T
     r = v @ G.T
     if sigma_g > 0:
         r = r + sigma_g * torch.randn(n, G.shape[0], generator=generator, dtype=torch.float64)
-    return post.mean + v - torch.linalg.solve(A, r.T).T @ K.T
+    return new_mean + v - (gain.K @ gain.solve(r.T)).T

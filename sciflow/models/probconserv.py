@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -31,11 +31,37 @@ from sciflow.models.registry import register_model
 from sciflow.problems.base import Conservation, FunctionSamples
 
 UPDATES = ("probconserv", "hardc", "none")
+#: the prior covariance Eq. (6) conditions: ``diagonal`` diag σ² (the paper's public code) or
+#: ``latent`` the ANP's own predictive covariance over its latent z (:func:`latent_covariance`)
+COVARIANCES = ("diagonal", "latent")
+
+
+class Variant(NamedTuple):
+    """One evaluated predictor: the ``update`` applied to the ANP, its σ_G and the prior ``covariance``."""
+
+    update: str
+    sigma_g: float = 0.0
+    covariance: str = "diagonal"
+
+
+def latent_covariance(mean, var, sample_means):
+    """The ANP's predictive covariance in factored form, diag(d) + L Lᵀ (law of total covariance).
+
+    The ANP's prediction is a mixture over its latent z: u | z_s ~ N(μ_s, diag σ_s²), s = 1..S.
+    Its covariance is E_s[diag σ_s²] + Cov_s(μ_s): a diagonal d = var − Σ_s (μ_s − μ)²/S (var the
+    marginal variance, (N,)) plus the rank-S factor L = (μ_s − μ)ᵀ/√S (N, S) from the draws'
+    means ``sample_means`` (S, N). Its diagonal is the marginal variance ``var`` again; unlike diag σ²,
+    it correlates the points whose mean moves together with z (e.g. a front moving as a whole).
+    Returns (d (N,), L (N, S)) float64.
+    """
+    mean, var, ms = (torch.as_tensor(a).double() for a in (mean, var, sample_means))
+    factor = ((ms - mean) / math.sqrt(ms.shape[0])).T
+    return (var - (factor ** 2).sum(-1)).clamp(min=0.0), factor
 
 
 @dataclass
 class Prediction:
-    """A (possibly constrained) prediction: mean, var (N, C); ``raw_*`` before the update."""
+    """A (possibly constrained) prediction: mean, marginal var (N, C); ``raw_*`` before the update."""
 
     mean: torch.Tensor
     var: torch.Tensor
@@ -43,11 +69,23 @@ class Prediction:
     raw_var: torch.Tensor
 
 
+def variant_prior(variant: Variant, mean, var, sample_means):
+    """The prior (diag (N,), factor (N, S) or None) that ``variant`` conditions; mean, var (N,), sample_means (S, N)."""
+    if variant.covariance not in COVARIANCES:
+        raise SciflowError(f"covariance: '{variant.covariance}' is not one of {COVARIANCES}")
+    if variant.covariance == "latent":
+        return latent_covariance(mean, var, sample_means)
+    return torch.as_tensor(var).double(), None
+
+
 def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 0.0, factor=None):
-    """Apply ``update`` to flat (..., N) mean/var (float64): returns (mean, var)."""
+    """Apply ``update`` to the prior N(mean, diag(var) + factor factorᵀ), flat (..., N) [factor (..., N, R)]:
+    returns (mean, marginal var) float64."""
     if update not in UPDATES:
         raise SciflowError(f"update: '{update}' is not one of {UPDATES}")
     mean, var = mean.double(), var.double()
+    if update != "probconserv" and factor is not None:
+        var = var + (factor.double() ** 2).sum(-1)
     if update == "none":
         return mean, var
     if update == "hardc":
@@ -63,7 +101,7 @@ class ProbConservANP(Model):
     Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``cross_attention_layers``,
     ``decoder_hidden``, ``decoder_layers``, ``latent_std``, ``min_std`` (ANP, :mod:`sciflow.models.anp`);
     ``update`` (probconserv | hardc | none), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
-    averaged at inference).
+    averaged at inference), ``covariance`` (the prior of Eq. 6: diagonal | latent, see :data:`COVARIANCES`).
     """
 
     requires = (FunctionSamples, Conservation)
@@ -71,16 +109,19 @@ class ProbConservANP(Model):
     def __init__(self, problem, hidden: int = 64, heads: int = 4, self_attention_layers: int = 2,
                  min_std: float = 0.01, update: str = "probconserv", sigma_g: float = 0.0, samples: int = 32,
                  cross_attention_layers: int = 1, decoder_hidden: int | None = None, decoder_layers: int = 2,
-                 latent_std: str = "bounded"):
+                 latent_std: str = "bounded", covariance: str = "diagonal"):
         super().__init__()
         if update not in UPDATES:
             raise SciflowError(f"model.update: '{update}' is not one of {UPDATES}")
+        if covariance not in COVARIANCES:
+            raise SciflowError(f"model.covariance: '{covariance}' is not one of {COVARIANCES}")
         if sigma_g < 0:
             raise SciflowError(f"model.sigma_g must be ≥ 0, got {sigma_g}")
         if hidden % heads:
             raise SciflowError(f"model.hidden ({hidden}) must be a multiple of model.heads ({heads})")
         self.problem = problem
         self.update, self.sigma_g, self.samples = update, float(sigma_g), int(samples)
+        self.covariance = covariance
         lo = [problem.t_range[0], problem.x_range[0]]
         hi = [problem.t_range[1], problem.x_range[1]]
         self.anp = AttentiveNeuralProcess(len(problem.inputs), len(problem.fields), hidden, heads,
@@ -91,14 +132,15 @@ class ProbConservANP(Model):
         """ANP training pass → (mean, std (B, Nt, C), kl (B,))."""
         return self.anp(xc, yc, xt, yt, generator)
 
-    def predict(self, xc, yc, xt, samples: int | None = None, generator=None):
-        """The ANP's predictive (mean, var) (B, Nt, C) before any update (a :class:`NeuralProcess`);
-        ``samples`` defaults to the spec's."""
-        return self.anp.predict(xc, yc, xt, self.samples if samples is None else samples, generator)
+    def predict(self, xc, yc, xt, samples: int | None = None, generator=None, return_samples: bool = False):
+        """The ANP's predictive (mean, var) (B, Nt, C) before any update (a :class:`NeuralProcess`)
+        [+ the z draws' means (B, S, Nt, C) with ``return_samples``]; ``samples`` defaults to the spec's."""
+        return self.anp.predict(xc, yc, xt, self.samples if samples is None else samples, generator,
+                                return_samples=return_samples)
 
     def condition(self, xc, yc, generator=None) -> "ConditionedANP":
         """A predictor for one function observed at xc (Nc, D), yc (Nc, C)."""
-        return ConditionedANP(self.anp, xc, yc, self.samples, generator)
+        return ConditionedANP(self.anp, xc, yc, self.samples, generator, self.covariance)
 
     @torch.no_grad()
     def predict_constrained(self, xc, yc, grid, theta: float | None = None, update: str | None = None,
@@ -110,10 +152,13 @@ class ProbConservANP(Model):
 
 
 class ConditionedANP:
-    """An ANP conditioned on one function's contexts: ``predict_distribution(x (N, D)) -> (mean, var) (N, C)``."""
+    """An ANP conditioned on one function's contexts: ``predict_distribution(x (N, D))`` ->
+    (mean (N, C), var (N, C), factor (N·C, S) or None): with ``covariance`` = latent, var and factor
+    are the diagonal and the factor of :func:`latent_covariance` (diag(var) + factor factorᵀ)."""
 
-    def __init__(self, anp: AttentiveNeuralProcess, xc, yc, samples: int = 32, generator=None):
-        self.anp, self.samples, self.generator = anp, samples, generator
+    def __init__(self, anp: AttentiveNeuralProcess, xc, yc, samples: int = 32, generator=None,
+                 covariance: str = "diagonal"):
+        self.anp, self.samples, self.generator, self.covariance = anp, samples, generator, covariance
         p = next(anp.parameters())
         self.xc = torch.as_tensor(xc).to(p.device, p.dtype)[None]
         self.yc = torch.as_tensor(yc).to(p.device, p.dtype)[None]
@@ -121,9 +166,13 @@ class ConditionedANP:
     @torch.no_grad()
     def predict_distribution(self, x):
         p = next(self.anp.parameters())
-        mean, var = self.anp.predict(self.xc, self.yc, torch.as_tensor(x).to(p.device, p.dtype)[None],
-                                     self.samples, self.generator)
-        return mean[0], var[0]
+        mean, var, ms = self.anp.predict(self.xc, self.yc, torch.as_tensor(x).to(p.device, p.dtype)[None],
+                                         self.samples, self.generator, return_samples=True)
+        mean, var = mean[0], var[0]  # (N, C)
+        if self.covariance == "diagonal":
+            return mean, var, None
+        diag, factor = latent_covariance(mean.reshape(-1), var.reshape(-1), ms[0].reshape(ms.shape[1], -1))
+        return mean, diag.reshape(var.shape), factor
 
 
 class ProbConserv:
@@ -164,7 +213,8 @@ class ProbConserv:
         n, c = mean.shape
         m2, v2 = apply_update(mean.reshape(-1), var.reshape(-1), G.double(), torch.as_tensor(b).double(),
                               self.update, self.sigma_g, factor)
-        return Prediction(m2.reshape(n, c), v2.reshape(n, c), mean, var)
+        raw_var = var if factor is None else var + (factor ** 2).sum(-1).reshape(n, c)  # the prior's marginal
+        return Prediction(m2.reshape(n, c), v2.reshape(n, c), mean, raw_var)
 
 
 def _input_for(model, x):

@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 import torch
 
 from sciflow.models.conservation_update import conservation_update, gaussian_log_likelihood, hard_projection
@@ -152,12 +153,14 @@ def test_anp_prediction_made_conservative_on_each_gpme_problem():
         grid = p.grid(11, 21)
         G, b = p.constraints(grid)
         d = p.draw_functions(1, generator=torch.Generator().manual_seed(0), theta=torch.tensor([p.param]), grid=grid)
-        for update in ("probconserv", "hardc"):
-            pred = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update=update)
-            assert (G @ pred.mean[:, 0] - b).abs().max() <= 1e-12
-            assert (G @ pred.raw_mean[:, 0] - b).abs().max() > 1e-6  # the raw ANP does not conserve
-        pc = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update="probconserv")
-        assert (pc.var <= pc.raw_var + 1e-15).all()  # conditioning never adds variance
+        for covariance in ("diagonal", "latent"):
+            model.covariance = covariance
+            for update in ("probconserv", "hardc"):
+                pred = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update=update)
+                assert (G @ pred.mean[:, 0] - b).abs().max() <= 1e-12
+                assert (G @ pred.raw_mean[:, 0] - b).abs().max() > 1e-6  # the raw ANP does not conserve
+            pc = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update="probconserv")
+            assert (pc.var <= pc.raw_var + 1e-15).all()  # conditioning never adds variance
 
 
 def test_wrapper_makes_a_pinn_ensemble_carry_the_channel_flow_rate():
@@ -225,9 +228,10 @@ class _ExactPlusOffset(torch.nn.Module):
         self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
         self.problem, self.theta, self.offset, self.v = problem, theta, offset, var
 
-    def predict(self, xc, yc, xt, samples=1, generator=None):
+    def predict(self, xc, yc, xt, samples=1, generator=None, return_samples=False):
         u = self.problem.solution(xt[..., 0], xt[..., 1], torch.tensor(self.theta, dtype=torch.float64))[..., None]
-        return u + self.offset, torch.full_like(u, self.v)
+        mean, var = u + self.offset, torch.full_like(u, self.v)
+        return (mean, var, mean[:, None].expand(-1, samples, -1, -1)) if return_samples else (mean, var)
 
 
 def test_paper_protocol_metrics_are_exact_for_a_known_prediction():
@@ -333,3 +337,70 @@ def test_beta_nll_weights_each_point_by_its_detached_variance():
             mse = 0.5 * ((mean - yt) ** 2).mean()
             (mse_grad,) = torch.autograd.grad(mse, mean)
             torch.testing.assert_close(mean.grad, mse_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_latent_covariance_is_the_covariance_of_the_mixture_over_z():
+    """diag(d) + L Lᵀ = E_s diag σ_s² + (1/S) Σ_s (μ_s − μ)(μ_s − μ)ᵀ, and its diagonal is the ANP's variance."""
+    from sciflow.models.probconserv import latent_covariance
+
+    g = torch.Generator().manual_seed(3)
+    S, N = 7, 12
+    ms = torch.randn(S, N, generator=g, dtype=torch.float64)
+    vs = 0.1 + torch.rand(S, N, generator=g, dtype=torch.float64)
+    mean = ms.mean(0)
+    var = vs.mean(0) + ms.var(0, unbiased=False)  # the ANP's marginal variance (law of total variance)
+    d, L = latent_covariance(mean, var, ms)
+    exact = torch.diag(vs.mean(0)) + (ms - mean).T @ (ms - mean) / S
+    assert (torch.diag(d) + L @ L.T - exact).abs().max() < 1e-14
+    assert (d + (L ** 2).sum(1) - var).abs().max() < 1e-14
+
+
+def _front_mixture(bias: float, seed: int):
+    """z draws of a square-root front (1 − x/s)₊^½ whose position s scatters around 0.5 + bias; the truth has s = 0.5."""
+    from sciflow.problems.porous_medium import trapezoid_weights
+
+    x = torch.linspace(0, 1, 201, dtype=torch.float64)
+
+    def profile(s):
+        return (1 - x / s).clamp(min=0) ** 0.5
+
+    s = 0.5 + bias + 0.02 * torch.randn(64, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    ms = torch.stack([profile(si) for si in s])
+    truth = profile(torch.tensor(0.5, dtype=torch.float64))
+    G = trapezoid_weights(x)[None]
+    return ms, truth, G, G @ truth
+
+
+@pytest.mark.parametrize("bias", [-0.03, 0.03])
+def test_the_latent_covariance_moves_a_misplaced_front_where_the_diagonal_one_piles_up_mass(bias):
+    """When the draws differ by where the front is, Eq. (6) on their covariance shifts the front to
+    carry the missing mass; on diag σ² it adds the mass where σ peaks, at the front. Both conserve."""
+    from sciflow.models.probconserv import apply_update, latent_covariance
+
+    ms, truth, G, b = _front_mixture(bias, seed=0)
+    mean, var = ms.mean(0), ms.var(0, unbiased=False) + 1e-6
+    d, L = latent_covariance(mean, var, ms)
+    mse = {}
+    for name, (diag, factor) in {"diagonal": (var, None), "latent": (d, L)}.items():
+        mu, _ = apply_update(mean, diag, G, b, "probconserv", 0.0, factor)
+        assert abs(float(G @ mu - b)) < 1e-14
+        mse[name] = float(((mu - truth) ** 2).mean())
+    raw = float(((mean - truth) ** 2).mean())
+    assert mse["latent"] < 0.3 * mse["diagonal"] < 0.3 * raw
+
+
+def test_posterior_samples_with_a_covariance_factor_conserve_and_have_the_posterior_covariance():
+    from sciflow.models.conservation_update import posterior_samples
+    from sciflow.models.probconserv import latent_covariance
+
+    ms, _, G, b = _front_mixture(0.02, seed=1)
+    ms = ms[:, ::10]  # 21 points keep the empirical covariance cheap
+    G = G[:, ::10] * 10
+    mean, var = ms.mean(0), ms.var(0, unbiased=False) + 1e-4
+    d, L = latent_covariance(mean, var, ms)
+    g = torch.Generator().manual_seed(2)
+    u = posterior_samples(mean, d, G, b, 40000, 0.0, g, L)
+    assert (u @ G.T - b).abs().max() <= 1e-12
+    post = conservation_update(mean, d, G, b, 0.0, factor=L, full_cov=True)
+    assert (torch.cov(u.T) - post.cov).abs().max() < 0.03 * post.var.max()
+    assert (u.mean(0) - post.mean).abs().max() < 5 * (post.var.max() / 40000) ** 0.5
