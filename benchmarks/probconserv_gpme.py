@@ -5,7 +5,8 @@ under ``runs/probconserv_gpme/<name>-<spec hash>`` — the ANP of
 configs/probconserv_<problem>_paper.yaml (``--size cpu``: configs/probconserv_<problem>.yaml),
 and with ``--softc`` the SoftC-ANP (same config with ``objective.residual_weight``), then
 evaluates ANP, HardC-ANP (projection of the ANP mean), ProbConserv-ANP (Eq. 6, σ_G = 0, on the
-ANP) and SoftC-ANP with two protocols:
+ANP's diag σ², as the paper's code), ProbConserv-latent (Eq. 6 on the ANP's covariance over its
+latent z, :func:`sciflow.models.probconserv.latent_covariance`) and SoftC-ANP with two protocols:
 
 * ``paper``: t = 0.5 (heat, PME) / 0.05 (Stefan), every test value of the parameter, 50 test
   functions, mean ± standard error, front-position distribution (PME, Stefan)

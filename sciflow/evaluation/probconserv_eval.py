@@ -220,7 +220,7 @@ def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
 
 def _export_first_function(run, arrays: dict, out: Path) -> None:
     """``prediction.nc`` + ``.xdmf`` of the first grid-protocol test function on (t, x): ``u`` and ``u_std``
-    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others'), the exact ``u_reference`` and
+    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others', e.g. ``u_ProbConserv_latent``), the exact ``u_reference`` and
     ``u_error`` = ProbConserv − exact."""
     from sciflow.evaluation.export import prediction_dataset, write_prediction
 
@@ -233,7 +233,8 @@ def _export_first_function(run, arrays: dict, out: Path) -> None:
     ds["u_std"] = (("t", "x"), np.sqrt(var), {"long_name": "ProbConserv predictive standard deviation", "units": "1"})
     for label, value in fn.items():
         if label not in ("ProbConserv", "exact", "xc"):
-            ds[f"u_{label}"] = (("t", "x"), value[0], {"long_name": f"{label} predictive mean", "units": "1"})
-            ds[f"u_{label}_std"] = (("t", "x"), np.sqrt(value[1]),
+            name = f"u_{label.replace('-', '_')}"  # a plain identifier for netCDF/XDMF readers
+            ds[name] = (("t", "x"), value[0], {"long_name": f"{label} predictive mean", "units": "1"})
+            ds[f"{name}_std"] = (("t", "x"), np.sqrt(value[1]),
                                     {"long_name": f"{label} predictive standard deviation", "units": "1"})
     write_prediction(out, ds)

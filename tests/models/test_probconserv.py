@@ -134,10 +134,11 @@ def test_likelihood_training_resumes_bit_for_bit_and_evaluates(tmp_path):
 
     ds = read_dataset(full / "evaluation" / "prediction.nc")
     assert ds["u"].dims == ("t", "x") and ds.sizes == {"t": 11, "x": 21}
-    assert {"u_reference", "u_error", "u_std", "u_SoftC", "u_HardC"} <= set(ds.data_vars)
+    assert {"u_reference", "u_error", "u_std", "u_SoftC", "u_HardC", "u_ProbConserv_latent"} <= set(ds.data_vars)
     w = trapezoid_weights(torch.tensor(ds["x"].values)).numpy()
     mass = lambda f: ds[f].values @ w  # noqa: E731
-    np.testing.assert_allclose(mass("u"), mass("u_HardC"), rtol=0, atol=1e-12)  # both hold G u = b exactly
+    np.testing.assert_allclose(mass("u"), mass("u_HardC"), rtol=0, atol=1e-12)  # all hold G u = b exactly
+    np.testing.assert_allclose(mass("u"), mass("u_ProbConserv_latent"), rtol=0, atol=1e-12)
     assert np.abs(mass("u_SoftC") - mass("u")).max() > 1e-6
     assert (full / "evaluation" / "prediction.xdmf").exists()
 
