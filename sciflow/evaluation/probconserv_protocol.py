@@ -76,8 +76,9 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                             front_level: float = 0.0, t: float | None = None, seed: int = 2023,
                             keep_fronts: int = 1) -> tuple[list[dict], dict]:
     """Rows {test_value, variant, mse, mse_se, log_likelihood, log_likelihood_se, conservation_error,
-    conservation_error_se, conservation_error_signed, conservation_error_max[, front_error, front_error_se,
-    front_sd]} and, per test value, the front draws of the first ``keep_fronts`` functions for figures.
+    conservation_error_se, conservation_error_signed, conservation_error_max, latent_variance_share
+    (Σ Var_z μ_z / Σ σ² at t: how much of the ANP's variance its latent draws carry, which is what the
+    latent covariance adds to the diagonal)[, front_error, front_error_se, front_sd]} and, per test value, the front draws of the first ``keep_fronts`` functions for figures.
 
     ``variants``: {label: Variant or (update, σ_G[, covariance])} as
     :func:`sciflow.evaluation.probconserv_eval.variants_for`.
@@ -102,11 +103,13 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         acc = {k: {"mse": [], "ll": [], "ll_floor": [], "below": [], "ce": [], "front": [], "front_sd": [],
                    "front_public_code": []} for k in variants}
         kept = {k: [] for k in variants}
+        latent_share = []  # the share of the predictive variance the z draws' means carry (Cov_z μ_z)
         for i in range(functions):
             zgen = torch.Generator().manual_seed(seed + 100_003 * (vi + 1) + i)
             mean, var, ms = model.predict(data["xc"][i:i + 1].to(p.dtype), data["yc"][i:i + 1].to(p.dtype),
                                           xt[None].to(p.dtype), samples, zgen, return_samples=True)
             mean, var, ms = mean[0, :, 0].double(), var[0, :, 0].double(), ms[0, :, :, 0].double()
+            latent_share.append(float(ms.var(0, unbiased=False).sum() / var.sum()))
             for label, variant in variants.items():
                 update, sigma_g, _ = variant = Variant(*variant)
                 diag, factor = variant_prior(variant, mean, var, ms)
@@ -144,6 +147,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
             row["conservation_error"], row["conservation_error_se"] = _stats(np.abs(ce))
             row["conservation_error_signed"] = float(ce.mean())
             row["conservation_error_max"] = float(np.abs(ce).max())
+            row["latent_variance_share"] = float(np.mean(latent_share))
             if has_front:
                 row["front_error"], row["front_error_se"] = _stats(a["front"])
                 row["front_sd"] = float(np.mean(a["front_sd"]))

@@ -257,6 +257,7 @@ def test_paper_protocol_metrics_are_exact_for_a_known_prediction():
     assert abs(anp["log_likelihood"] - (-0.5 * math.log(2 * math.pi * s2) - c ** 2 / (2 * s2))) < 1e-12
     assert abs(anp["conservation_error_signed"] - c * 2 * math.pi) < 1e-12
     assert pc["conservation_error_max"] <= 1e-12 and pc["mse"] < anp["mse"]
+    assert anp["latent_variance_share"] == 0  # every z draw of the stand-in predicts the same mean
 
     pme = build_problem({"name": "gpme_pme"})
     rows, fronts = evaluate_paper_protocol(_ExactPlusOffset(pme, 3.0, 0.0, 1e-4), pme,
