@@ -220,8 +220,8 @@ def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
 
 def _export_first_function(run, arrays: dict, out: Path) -> None:
     """``prediction.nc`` + ``.xdmf`` of the first grid-protocol test function on (t, x): ``u`` and ``u_std``
-    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others', e.g. ``u_ProbConserv_latent``), the exact ``u_reference`` and
-    ``u_error`` = ProbConserv − exact."""
+    of every variant (``u`` = ProbConserv's, ``u_<variant>`` the others', e.g. ``u_ProbConserv_latent``),
+    the exact ``u_reference`` and ``u_error`` = ProbConserv − exact."""
     from sciflow.evaluation.export import prediction_dataset, write_prediction
 
     fn = arrays["functions"][0]

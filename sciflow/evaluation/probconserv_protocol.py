@@ -78,7 +78,8 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
     """Rows {test_value, variant, mse, mse_se, log_likelihood, log_likelihood_se, conservation_error,
     conservation_error_se, conservation_error_signed, conservation_error_max, latent_variance_share
     (Σ Var_z μ_z / Σ σ² at t: how much of the ANP's variance its latent draws carry, which is what the
-    latent covariance adds to the diagonal)[, front_error, front_error_se, front_sd]} and, per test value, the front draws of the first ``keep_fronts`` functions for figures.
+    latent covariance adds to the diagonal)[, front_error, front_error_se, front_sd]} and, per test
+    value, the front draws of the first ``keep_fronts`` functions for figures.
 
     ``variants``: {label: Variant or (update, σ_G[, covariance])} as
     :func:`sciflow.evaluation.probconserv_eval.variants_for`.
