@@ -406,3 +406,12 @@ def test_posterior_samples_with_a_covariance_factor_conserve_and_have_the_poster
     post = conservation_update(mean, d, G, b, 0.0, factor=L, full_cov=True)
     assert (torch.cov(u.T) - post.cov).abs().max() < 0.03 * post.var.max()
     assert (u.mean(0) - post.mean).abs().max() < 5 * (post.var.max() / 40000) ** 0.5
+
+
+def test_an_unknown_covariance_gives_one_error_naming_the_key():
+    from sciflow.errors import SciflowError
+    from sciflow.models.probconserv import ProbConservANP
+    from sciflow.problems.base import build_problem
+
+    with pytest.raises(SciflowError, match=r"model\.covariance: 'full' is not one of \('diagonal', 'latent'\)"):
+        ProbConservANP(build_problem({"name": "gpme_pme"}), hidden=16, heads=2, covariance="full")
