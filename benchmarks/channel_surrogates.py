@@ -20,11 +20,15 @@ profiles, its one-step error on every test pair of snapshots, and its wall time 
 the same run on the same device and thread count as the surrogates. With a ``les_smagorinsky`` row, every
 surrogate's ``les_seconds_per_time_unit`` and ``speedup_vs_les`` are taken against that row's measured cost.
 
-``--constraints no_slip plane_mean_v bulk_flow`` evaluates every surrogate through the rollout constraint layer
-(``evaluation.constraints``, :mod:`sciflow.models.state_projection`): each predicted state is projected onto the
-named quantities. Rows carry ``constraints`` (the list, or "none") and the largest residual of each quantity
-over the rollout (``constraint_residual_<name>``), and ``train_pairs`` (one-step pairs of the train split);
-``--append`` keeps the rows of other (model, constraints) pairs.
+``--constraints no_slip plane_mean_v bulk_flow`` evaluates every surrogate a second time, the same weights, through
+the rollout constraint layer (``sciflow.evaluate(run, evaluation={"constraints": [...]})`` →
+``<run>/evaluation_constraints/``; :mod:`sciflow.models.state_projection`): each predicted state is projected onto
+the named quantities. Rows carry ``config``, ``dataset``, ``constraints`` (the list, or "none") and the largest
+residual of each quantity over the rollout (``constraint_residual_<name>``), and ``train_pairs`` (one-step pairs of
+the train split); ``--append`` keeps the rows of other (config, dataset, constraints) triples.
+
+``--models ifactformer_m_rollout ifactformer_o_rollout fno_rollout ifno_rollout --les-config ifactformer_m_rollout``
+is the comparison trained by rollouts on the budget-sized data (``datasets/channel_retau180_cpu_budget.yaml``).
 
 ``fno`` / ``ifno`` (``configs/channel_fno.yaml`` / ``channel_ifno.yaml``): the registered neuraloperator
 baselines, which on the channel problem are 3D (x, y, z; y treated as periodic, the FNO practice) on the
@@ -59,8 +63,8 @@ def _spec(name):
     return ROOT / "configs" / f"channel_{name}.yaml"
 
 
-def les_row(sgs: str, snapshots: int, dt: float) -> dict:
-    """The row of LES model ``sgs`` (module docstring) on the dataset of ``configs/channel_ifactformer_m.yaml``."""
+def les_row(sgs: str, snapshots: int, dt: float, config: str = "ifactformer_m") -> dict:
+    """The row of LES model ``sgs`` (module docstring) on the dataset of ``configs/channel_<config>.yaml``."""
     import numpy as np
 
     from sciflow.evaluation.channel_eval import reference_profiles
@@ -68,7 +72,7 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
     from sciflow.cfd.channel_profiles import profile_errors
     from sciflow.problems.base import build_problem
 
-    problem = build_problem(load_spec(_spec("ifactformer_m")).section("problem"))
+    problem = build_problem(load_spec(_spec(config)).section("problem"))
     ds = problem.reference(progress=True)
     test = np.asarray(ds["split"].values) == "test"
     st = np.stack([ds[v].values[test] for v in ("u", "v", "w")], axis=-1).astype(np.float64)  # (S, T, X, Y, Z, 3)
@@ -82,7 +86,8 @@ def les_row(sgs: str, snapshots: int, dt: float) -> dict:
             "rollout_steps_stable": run["snapshots_stable"], "U_plus_max_rel_err": err.get("U_plus_max_rel_err"),
             "rms_max_rel_err": err.get("rms_max_rel_err"), "seconds_per_time_unit": run["seconds_per_time_unit"],
             "device": device, "les_seconds_per_time_unit": run["seconds_per_time_unit"], "train_steps": 0,
-            "rollout_steps": snapshots, "les_dt": dt, "constraints": "none", "train_seconds": 0.0, "train_pairs": 0}
+            "rollout_steps": snapshots, "les_dt": dt, "constraints": "none", "train_seconds": 0.0, "train_pairs": 0,
+            "config": f"les_{sgs}", "dataset": problem.dataset_name}
 
 
 def train_pairs(cfg) -> int:
@@ -93,9 +98,29 @@ def train_pairs(cfg) -> int:
 
 
 def _key(row: dict) -> tuple:
-    """A row's identity in the results file: the model and the quantities the constraint layer held."""
+    """A row's identity in the results file: its config (the model for LES rows), its dataset and the
+    quantities the constraint layer held."""
     c = row.get("constraints", "none")
-    return row["model"], tuple(c) if isinstance(c, list) else c
+    return row.get("config", row["model"]), row.get("dataset"), tuple(c) if isinstance(c, list) else c
+
+
+def surrogate_row(name: str, m: dict, cfg: Path, steps: int | None, rollout: int) -> dict:
+    """One results row from the evaluation metrics ``m`` of the run of ``configs/channel_<name>.yaml``."""
+    spec = load_spec(cfg)
+    return {"model": name.removesuffix("_rollout"),
+            "config": f"channel_{name}", "dataset": spec.problem.dataset, "objective": spec.objective.name,
+            "params": m["parameters"], "one_step_rel_l2": m["one_step_rel_l2"],
+            "persistence_rel_l2": m.get("persistence_rel_l2"), "rollout_steps_stable": m["rollout_steps_stable"],
+            "U_plus_max_rel_err": m.get("U_plus_max_rel_err"), "rms_max_rel_err": m.get("rms_max_rel_err"),
+            **{k: m.get(k) for k in ("uv_plus_max_rel_err", "E_kx_log_err_y15", "E_kz_log_err_y15",
+                                     "E_kx_log_err_center", "E_kz_log_err_center", "R_uu_dx_max_err_y15",
+                                     "R_uu_dz_max_err_y15", "R_uu_dx_max_err_center", "R_uu_dz_max_err_center")},
+            "seconds_per_time_unit": m["seconds_per_time_unit"], "device": m["device"],
+            "les_seconds_per_time_unit": m["les_seconds_per_time_unit"],
+            "train_steps": steps or sum(p.steps for p in spec.training.phases),
+            "train_seconds": m.get("train_seconds"), "rollout_steps": rollout,
+            "train_pairs": train_pairs(cfg), "constraints": m.get("constraints", "none"),
+            **{k: v for k, v in m.items() if k.startswith("constraint_residual_")}}
 
 
 def main(argv=None):
@@ -110,6 +135,7 @@ def main(argv=None):
     ap.add_argument("--les", nargs="*", default=[], help="LES models to add as rows (smagorinsky wale dynamic)")
     ap.add_argument("--les-dt", type=float, default=LES_DT)
     ap.add_argument("--les-snapshots", type=int, default=None, help="LES length in snapshot intervals (default --rollout)")
+    ap.add_argument("--les-config", default="ifactformer_m", help="the LES runs on this config's dataset")
     ap.add_argument("--constraints", nargs="*", default=[],
                     help="quantities the rollout constraint layer holds (no_slip plane_mean_v bulk_flow)")
     a = ap.parse_args(argv)
@@ -118,38 +144,31 @@ def main(argv=None):
     for name in a.models if a.models != ["none"] else []:
         cfg = _spec(name)
         over = [f"evaluation.rollout_steps={a.rollout}"]
-        if a.constraints:
-            over.append(f"evaluation.constraints=[{', '.join(a.constraints)}]")
         if a.steps:
             over += [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
                      f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
                      f"training.checkpoint_every={max(1, a.steps // 3)}"]
-        run_name = name + ("_" + "_".join(a.constraints) if a.constraints else "")
-        done = Path(a.out) / run_name / "evaluation" / "metrics.json"
+        run = Path(a.out) / name
+        done = run / "evaluation" / "metrics.json"
         if a.reuse and done.exists():
             m = json.loads(done.read_text())
         else:
-            run = sciflow.train(cfg, overrides=over, out=Path(a.out) / run_name, progress=True, overwrite=True)
+            sciflow.train(cfg, overrides=over, out=run, progress=True, overwrite=True)
             m = sciflow.evaluate(run, progress=True)
-        rows.append({"model": name, "params": m["parameters"], "one_step_rel_l2": m["one_step_rel_l2"],
-                     "persistence_rel_l2": m.get("persistence_rel_l2"),
-                     "rollout_steps_stable": m["rollout_steps_stable"],
-                     "U_plus_max_rel_err": m.get("U_plus_max_rel_err"), "rms_max_rel_err": m.get("rms_max_rel_err"),
-                     **{k: m.get(k) for k in ("uv_plus_max_rel_err", "E_kx_log_err_y15", "E_kz_log_err_y15",
-                                              "E_kx_log_err_center", "E_kz_log_err_center", "R_uu_dx_max_err_y15",
-                                              "R_uu_dz_max_err_y15", "R_uu_dx_max_err_center", "R_uu_dz_max_err_center")},
-                     "seconds_per_time_unit": m["seconds_per_time_unit"], "device": m["device"],
-                     "les_seconds_per_time_unit": m["les_seconds_per_time_unit"],
-                     "train_steps": a.steps or sum(p.steps for p in load_spec(cfg).training.phases),
-                     "train_seconds": m.get("train_seconds"), "rollout_steps": a.rollout,
-                     "train_pairs": train_pairs(cfg), "constraints": m.get("constraints", "none"),
-                     **{k: v for k, v in m.items() if k.startswith("constraint_residual_")}})
+        rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout))
+        if a.constraints:  # the same weights, every predicted state through the constraint layer
+            done = run / "evaluation_constraints" / "metrics.json"
+            if a.reuse and done.exists():
+                m = json.loads(done.read_text())
+            else:
+                m = sciflow.evaluate(run, progress=True, evaluation={"constraints": list(a.constraints)})
+            rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout))
     for sgs in a.les:
-        done = Path(a.out) / f"les_{sgs}.json"
+        done = Path(a.out) / f"les_{sgs}_{a.les_config}.json"
         if a.reuse and done.exists():
             rows.append(json.loads(done.read_text()))
             continue
-        rows.append(les_row(sgs, a.les_snapshots or a.rollout, a.les_dt))
+        rows.append(les_row(sgs, a.les_snapshots or a.rollout, a.les_dt, a.les_config))
         done.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(done, json.dumps(rows[-1], indent=1))
     les = {r["model"]: r for r in rows if r["model"].startswith("les_")}
@@ -164,7 +183,7 @@ def main(argv=None):
         new = {_key(r) for r in rows}
         rows = [r for r in json.loads(res.read_text()) if _key(r) not in new] + rows
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
-            "rollout_steps": a.rollout, "dataset": "channel_retau180_cpu (16x33x16 filtered DNS, dt_snapshot 0.2)"}
+            "rollout_steps": a.rollout, "datasets": sorted({str(r.get("dataset")) for r in rows})}
     cols = list(dict.fromkeys(k for r in rows for k in r))
     write_results("channel_surrogates", rows, meta, markdown_table([{k: r.get(k) for k in cols} for r in rows], cols))
 

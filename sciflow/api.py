@@ -272,13 +272,18 @@ def _load_weights(model: torch.nn.Module, state: dict, source: Path):
                            f"({' '.join(first[1:2]).strip() or first[0]})") from None
 
 
-def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None = None) -> dict:
+def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None = None,
+             evaluation: dict | None = None) -> dict:
     """Evaluate a run against its problem's reference; writes ``<run>/evaluation/``; returns metrics.
 
     ``params`` (e.g. ``{"Re": 400}``) evaluates a parametric run (``problem.parametric``) at other
     values of its parametric inputs, against the reference at those values; it writes
     ``<run>/evaluation_Re400/`` (``<run>/evaluation/`` at the spec's own values) and the metrics
     carry ``params``.
+
+    ``evaluation`` (e.g. ``{"constraints": ["bulk_flow"]}``) replaces keys of the spec's
+    ``evaluation`` section for this evaluation only (the same weights, evaluated another way); it
+    writes ``<run>/evaluation_<key>[_<key>...]/`` so the spec's own evaluation is kept.
 
     A run whose weights are not finite (it diverged) is refused; a metric that comes out
     non-finite is written as ``null`` in metrics.json and raises after the files are written.
@@ -291,6 +296,9 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
 
     run = load_run(path)
     subdir = "evaluation"
+    if evaluation:
+        run.spec = run.spec.model_copy(update={"evaluation": {**run.spec.evaluation, **evaluation}})
+        subdir += "_" + "_".join(sorted(evaluation))
     if params:
         unknown = sorted(set(params) - set(run.problem.parametric))
         if unknown:

@@ -47,6 +47,9 @@ def _parser():
     ev.add_argument("run")
     ev.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="a parametric run at another value of its input (e.g. Re=400)")
+    ev.add_argument("--set", action="append", default=[], metavar="evaluation.KEY=VALUE",
+                    help="evaluate another way, e.g. evaluation.constraints=[bulk_flow] "
+                         "(written to evaluation_KEY/, the spec's own evaluation kept)")
     ev.add_argument("--quiet", action="store_true")
 
     ex = sub.add_parser("export", help="write a shareable weights-only model (model.safetensors + config.json)")
@@ -130,7 +133,16 @@ def main(argv=None) -> int:
                     params[name] = float(value)
                 except ValueError:
                     raise SciflowError(f"--param {item}: expected NAME=NUMBER") from None
-            m = evaluate(args.run, progress=not args.quiet, params=params or None)
+            from sciflow.data.recipes import parse_value
+
+            overrides = {}
+            for item in args.set:
+                key, sep, value = item.partition("=")
+                if not sep or not key.startswith("evaluation.") or "." in key[len("evaluation."):]:
+                    raise SciflowError(f"--set {item}: expected evaluation.KEY=VALUE (only the evaluation "
+                                       "section can change after training)")
+                overrides[key[len("evaluation."):]] = parse_value(value)
+            m = evaluate(args.run, progress=not args.quiet, params=params or None, evaluation=overrides or None)
             _print_metrics(m)
             print(m["evaluation_dir"] + "/metrics.json")
         elif args.command == "export":

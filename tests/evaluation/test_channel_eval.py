@@ -53,3 +53,25 @@ def test_channel_evaluator_writes_the_two_point_statistics_figure(channel_run, t
         channel_run.spec.evaluation = saved
     assert (tmp_path / "channel_spectra.png").stat().st_size > 10_000 and len(figs) == 2
     assert len(m["uv_pred"]) == len(m["y"]) and len(m["E_kx_center_pred"]) == 3
+
+
+def test_evaluate_another_way_keeps_the_specs_own_evaluation(channel_run, capsys):
+    """``sciflow evaluate RUN --set evaluation.constraints=[...]``: the same weights through the constraint
+    layer, written beside the spec's own evaluation; keys outside ``evaluation`` are refused by name."""
+    import json
+
+    from sciflow.cli import main
+
+    run = str(channel_run.path)
+    assert main(["evaluate", run, "--quiet", "--set", "evaluation.rollout_steps=3"]) == 0
+    own = channel_run.path / "evaluation_rollout_steps" / "metrics.json"
+    assert main(["evaluate", run, "--quiet", "--set", "evaluation.rollout_steps=3",
+                 "--set", "evaluation.constraints=[no_slip, plane_mean_v]"]) == 0
+    held = json.loads((channel_run.path / "evaluation_constraints_rollout_steps" / "metrics.json").read_text())
+    free = json.loads(own.read_text())
+    assert free["constraints"] == "none" and held["constraints"] == ["no_slip", "plane_mean_v"]
+    assert free["constraint_residual_no_slip"] > 1e-6
+    assert held["constraint_residual_no_slip"] <= 1e-6 and held["constraint_residual_plane_mean_v"] <= 1e-6
+    capsys.readouterr()
+    assert main(["evaluate", run, "--quiet", "--set", "model.width=8"]) != 0
+    assert "--set model.width=8: expected evaluation.KEY=VALUE" in capsys.readouterr().err
