@@ -18,20 +18,21 @@ from sciflow.errors import SciflowError
 def rollout(model, x: torch.Tensor, frames: int, detach_until: int = 0, project=None) -> torch.Tensor:
     """Autoregressive forecast of ``frames`` frames from x (B, t_in, ...) → (B, frames, ...).
 
-    Inputs of the first ``detach_until`` model calls' outputs are detached (pushforward);
-    ``project`` (e.g. a :class:`~sciflow.models.state_projection.StateProjection`) maps every model
-    output before it is kept and fed back.
+    The first ``detach_until`` model calls run without autograd (pushforward: their outputs are fed
+    back as constants, so no gradient reaches them and no graph is kept); ``project`` (e.g. a
+    :class:`~sciflow.models.state_projection.StateProjection`) maps every model output before it is
+    kept and fed back.
     """
     t_in = x.shape[1]
     outs, made, call = [], 0, 0
     while made < frames:
-        y = model(x)
-        if project is not None:
-            y = project(y)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and call >= detach_until):
+            y = model(x)
+            if project is not None:
+                y = project(y)
         outs.append(y)
         made += y.shape[1]
-        nxt = y.detach() if call < detach_until else y
-        x = torch.cat([x, nxt], dim=1)[:, -t_in:]
+        x = torch.cat([x, y], dim=1)[:, -t_in:]
         call += 1
     return torch.cat(outs, dim=1)[:, :frames]
 

@@ -130,6 +130,26 @@ def test_pushforward_gradients_flow_through_the_last_step_only(ns2d):
     assert (g_chain - g_last).norm() > 1e-3 * g_last.norm()
 
 
+def test_pushforward_keeps_no_graph_of_the_earlier_steps(ns2d):
+    """The detached model calls of a pushforward rollout run without autograd (no graph is built for
+    outputs no gradient reaches); the last call, and every call of a full unroll, run with it."""
+    from sciflow.training.unroll import rollout
+
+    problem, model = ns2d
+    obj = _objective(problem, model, steps=3, pushforward=True)
+    x, _ = obj.next_batch()
+    seen = []
+    hook = model.register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
+    try:
+        rollout(model, x, 3, detach_until=2)
+        assert seen == [False, False, True]
+        seen.clear()
+        rollout(model, x, 3)
+        assert seen == [True, True, True]
+    finally:
+        hook.remove()
+
+
 def test_ns2d_validation_by_rollout_statistics(ns2d):
     """Validation forecasts past the stored frames; the statistics of the data against themselves are zero,
     and ``validation_metric`` comes first (it selects best.pt)."""
