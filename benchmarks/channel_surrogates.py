@@ -97,17 +97,55 @@ def train_pairs(cfg) -> int:
     return len(build_problem(load_spec(cfg).section("problem")).dataset("train", t_out=1, stride=1))
 
 
+HEADER = """# Channel-flow surrogates (Re_tau 178, 16 x 33 x 16 filtered DNS, 0.2 h/u_tau per step) vs LES
+
+Errors of the 1000-step rollout from each test state, averaged over the rollout, against the filtered DNS
+(U_plus, rms: largest relative error over y+). Rows: `config` trained on `dataset` for `train_steps` Adam steps
+(`train_seconds` on one thread); `constraints`: the quantities the rollout constraint layer held at evaluation
+(the same weights). Command: `python benchmarks/channel_surrogates.py --models ... --seeds ...` (module docstring).
+
+"""
+
+
 def _key(row: dict) -> tuple:
     """A row's identity in the results file: its config (the model for LES rows), its dataset and the
     quantities the constraint layer held."""
     c = row.get("constraints", "none")
-    return row.get("config", row["model"]), row.get("dataset"), tuple(c) if isinstance(c, list) else c
+    seed = None if row["model"].startswith("les_") else row.get("seed", 0)
+    return row.get("config", row["model"]), row.get("dataset"), tuple(c) if isinstance(c, list) else c, seed
 
 
-def surrogate_row(name: str, m: dict, cfg: Path, steps: int | None, rollout: int) -> dict:
+SUMMARY = ("one_step_rel_l2", "U_plus_max_rel_err", "rms_max_rel_err", "uv_plus_max_rel_err", "speedup_vs_les")
+
+
+def seed_summary(rows: list[dict]) -> list[dict]:
+    """Median and worst (largest error, smallest speed-up) over the seeds of each (config, dataset,
+    constraints) with at least two seeded rows."""
+    import numpy as np
+
+    groups = {}
+    for r in rows:
+        if not r["model"].startswith("les_"):
+            groups.setdefault(_key(r)[:3], []).append(r)
+    out = []
+    for (config, dataset, constraints), rs in groups.items():
+        if len(rs) < 2:
+            continue
+        row = {"config": config, "dataset": dataset, "constraints": constraints if constraints == "none" else
+               list(constraints), "seeds": sorted(r.get("seed", 0) for r in rs)}
+        for k in SUMMARY:
+            v = np.array([r[k] for r in rs if r.get(k) is not None], dtype=float)
+            if len(v):
+                row[f"{k}_median"] = float(np.median(v))
+                row[f"{k}_worst"] = float(v.min() if k == "speedup_vs_les" else v.max())
+        out.append(row)
+    return out
+
+
+def surrogate_row(name: str, m: dict, cfg: Path, steps: int | None, rollout: int, seed: int) -> dict:
     """One results row from the evaluation metrics ``m`` of the run of ``configs/channel_<name>.yaml``."""
     spec = load_spec(cfg)
-    return {"model": name.removesuffix("_rollout"),
+    return {"model": name.removesuffix("_rollout"), "seed": seed,
             "config": f"channel_{name}", "dataset": spec.problem.dataset, "objective": spec.objective.name,
             "params": m["parameters"], "one_step_rel_l2": m["one_step_rel_l2"],
             "persistence_rel_l2": m.get("persistence_rel_l2"), "rollout_steps_stable": m["rollout_steps_stable"],
@@ -136,33 +174,35 @@ def main(argv=None):
     ap.add_argument("--les-dt", type=float, default=LES_DT)
     ap.add_argument("--les-snapshots", type=int, default=None, help="LES length in snapshot intervals (default --rollout)")
     ap.add_argument("--les-config", default="ifactformer_m", help="the LES runs on this config's dataset")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (run dir <model>_s<seed>, "
+                    "seed 0: <model>); the table gives median and worst over them")
     ap.add_argument("--constraints", nargs="*", default=[],
                     help="quantities the rollout constraint layer holds (no_slip plane_mean_v bulk_flow)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = []
-    for name in a.models if a.models != ["none"] else []:
+    for name, seed in [(n, s) for n in (a.models if a.models != ["none"] else []) for s in a.seeds]:
         cfg = _spec(name)
-        over = [f"evaluation.rollout_steps={a.rollout}"]
+        over = [f"evaluation.rollout_steps={a.rollout}", f"seed={seed}"]
         if a.steps:
             over += [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
                      f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",
                      f"training.checkpoint_every={max(1, a.steps // 3)}"]
-        run = Path(a.out) / name
+        run = Path(a.out) / (name if seed == 0 else f"{name}_s{seed}")
         done = run / "evaluation" / "metrics.json"
         if a.reuse and done.exists():
             m = json.loads(done.read_text())
         else:
             sciflow.train(cfg, overrides=over, out=run, progress=True, overwrite=True)
             m = sciflow.evaluate(run, progress=True)
-        rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout))
+        rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout, seed))
         if a.constraints:  # the same weights, every predicted state through the constraint layer
             done = run / "evaluation_constraints" / "metrics.json"
             if a.reuse and done.exists():
                 m = json.loads(done.read_text())
             else:
                 m = sciflow.evaluate(run, progress=True, evaluation={"constraints": list(a.constraints)})
-            rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout))
+            rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout, seed))
     for sgs in a.les:
         done = Path(a.out) / f"les_{sgs}_{a.les_config}.json"
         if a.reuse and done.exists():
@@ -185,7 +225,13 @@ def main(argv=None):
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
             "rollout_steps": a.rollout, "datasets": sorted({str(r.get("dataset")) for r in rows})}
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    write_results("channel_surrogates", rows, meta, markdown_table([{k: r.get(k) for k in cols} for r in rows], cols))
+    summary = seed_summary(rows)
+    text = ""
+    if summary:
+        scols = list(dict.fromkeys(k for r in summary for k in r))
+        text = ("## Median and worst over seeds\n\n" + markdown_table(summary, scols) + "\n## Every row\n\n")
+    write_results("channel_surrogates", rows, meta,
+                  HEADER + text + markdown_table([{k: r.get(k) for k in cols} for r in rows], cols))
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ class ConservationGain:
         A = G @ self.K  # G Σ Gᵀ (..., M, M)
         A = 0.5 * (A + A.transpose(-1, -2)) + sigma_g ** 2 * torch.eye(G.shape[0], dtype=torch.float64)
         self.chol, info = torch.linalg.cholesky_ex(A)
+        # one gain shared by every row (var (N,)): row-major copies for the products of `mean`
+        self.Gt, self.Kt = (G.T.contiguous(), self.K.T.contiguous()) if self.K.dim() == 2 else (None, None)
         if bool((info != 0).any()):
             raise SciflowError("conservation update: G Σ Gᵀ + σ_G² I is not positive definite (a constraint "
                                "row sees zero predictive variance, or the constraints are linearly dependent; "
@@ -89,12 +91,23 @@ class ConservationGain:
         iterative refinement brings |G μ̃ − b| to round-off."""
         mean, b = _as64(mean), _as64(b).to(mean.device)
         G, K, chol = (t.to(mean.device) for t in (self.G, self.K, self.chol))
-        resid = (mean[..., None, :] @ G.T)[..., 0, :] - b  # G μ − b (..., M)
-        new_mean = mean - (K @ torch.cholesky_solve(resid[..., None], chol))[..., 0]
+        if K.dim() == 2:  # one gain for every row: row-major products over all rows at once
+            rows = mean.reshape(-1, mean.shape[-1])
+            rhs = b.expand(*mean.shape[:-1], b.shape[-1]).reshape(-1, b.shape[-1])
+            Gt, Kt = self.Gt.to(mean.device), self.Kt.to(mean.device)  # (N, M), (M, N)
+
+            def correct(m):
+                return m - torch.cholesky_solve((m @ Gt - rhs).T, chol).T.contiguous() @ Kt
+        else:
+            rows, rhs = mean, b
+
+            def correct(m):
+                resid = (m[..., None, :] @ G.T)[..., 0, :] - rhs  # G μ − b (..., M)
+                return m - (K @ torch.cholesky_solve(resid[..., None], chol))[..., 0]
+        new_mean = correct(rows)
         if refine and self.sigma_g == 0:
-            resid2 = (new_mean[..., None, :] @ G.T)[..., 0, :] - b
-            new_mean = new_mean - (K @ torch.cholesky_solve(resid2[..., None], chol))[..., 0]
-        return new_mean
+            new_mean = correct(new_mean)
+        return new_mean.reshape(mean.shape)
 
     def variance(self) -> torch.Tensor:
         """Posterior marginal variances diag Σ̃ = var + ‖L_i‖² − K_i A⁻¹ K_iᵀ (..., N)."""
