@@ -126,3 +126,20 @@ def test_unknown_or_overlapping_quantities_are_refused(ns2d, channel):
         StateProjection(problem, test, ["bulk_flow"])
     with pytest.raises(SciflowError, match="distinct"):
         StateProjection(problem, test, ["zero_mean_vorticity", "zero_mean_vorticity"])
+
+
+def test_one_gain_for_every_row_equals_a_gain_per_row():
+    """ConservationGain.mean with one gain (var (N,)) for a batch of rows gives the rows' per-row
+    Eq. (6) projections (var (B, N), a gain each) to round-off, and G μ̃ = b to round-off."""
+    from sciflow.models.conservation_update import ConservationGain
+
+    g = torch.Generator().manual_seed(3)
+    G = torch.randn(7, 40, generator=g, dtype=torch.float64)
+    var = torch.rand(40, generator=g, dtype=torch.float64) + 0.5
+    mu = torch.randn(2, 3, 40, generator=g, dtype=torch.float64)
+    b = torch.randn(7, generator=g, dtype=torch.float64)
+    shared = ConservationGain(var, G).mean(mu, b)
+    per_row = ConservationGain(var.expand(2, 3, 40), G).mean(mu, b)
+    assert shared.shape == mu.shape
+    assert torch.allclose(shared, per_row, rtol=0, atol=1e-12)
+    assert float((shared @ G.T - b).abs().max()) < 1e-12
