@@ -115,6 +115,12 @@ def _key(row: dict) -> tuple:
     return row.get("config", row["model"]), row.get("dataset"), tuple(c) if isinstance(c, list) else c, seed
 
 
+COLUMNS = ("model", "config", "dataset", "objective", "seed", "constraints", "params", "train_pairs", "train_steps",
+           "train_seconds", "one_step_rel_l2", "persistence_rel_l2", "rollout_steps", "rollout_steps_stable",
+           "U_plus_max_rel_err", "rms_max_rel_err", "uv_plus_max_rel_err", "E_kx_log_err_y15", "E_kz_log_err_y15",
+           "R_uu_dx_max_err_y15", "R_uu_dz_max_err_y15", "seconds_per_time_unit", "les_seconds_per_time_unit",
+           "speedup_vs_les", "constraint_residual_no_slip", "constraint_residual_plane_mean_v",
+           "constraint_residual_bulk_flow", "les_dt")  # the .md columns; the .json rows hold every metric
 SUMMARY = ("one_step_rel_l2", "U_plus_max_rel_err", "rms_max_rel_err", "uv_plus_max_rel_err", "speedup_vs_les")
 
 
@@ -224,7 +230,7 @@ def main(argv=None):
         rows = [r for r in json.loads(res.read_text()) if _key(r) not in new] + rows
     meta = {"machine": machine(), "load_average": os.getloadavg(), "threads": a.threads, "train_steps": a.steps,
             "rollout_steps": a.rollout, "datasets": sorted({str(r.get("dataset")) for r in rows})}
-    cols = list(dict.fromkeys(k for r in rows for k in r))
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
     summary = seed_summary(rows)
     text = ""
     if summary:
