@@ -318,7 +318,7 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
     non_finite = sorted(k for k, v in metrics.items() if v is None or (isinstance(v, float) and not math.isfinite(v)))
     if non_finite:
         raise SciflowError(f"{path}: evaluation gave non-finite {non_finite} (written as null in "
-                           f"{Path(path) / 'evaluation' / 'metrics.json'})")
+                           f"{Path(path) / subdir / 'metrics.json'})")
     return metrics
 
 
