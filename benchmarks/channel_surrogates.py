@@ -8,10 +8,8 @@ train_seconds, train_pairs) plus a markdown table.  Usage::
 
     python benchmarks/channel_surrogates.py --models ifactformer_m ifactformer_o fno ifno --les smagorinsky wale dynamic
 
-Measured (CPU, 1 thread each, two jobs at once; benchmarks/results/channel_surrogates.md): one-step error
-IFactFormer-m 0.110 < IFNO 0.123 < FNO 0.124 < IFactFormer-o 0.133 (persistence 0.142), all 1000-step
-rollouts stable, U+ errors 10-53 % and rms 50-102 % (the LES: 5-6 % and 11-15 %), IFactFormer-m 8.4x
-faster than the Smagorinsky LES. ``--models none --les ...`` computes LES rows only (cached under --out).
+Results (every row, median and worst over seeds): ``benchmarks/results/channel_surrogates.md`` and the
+README. ``--models none --les ...`` computes LES rows only (cached under --out).
 
 ``--les smagorinsky wale dynamic`` adds one row per LES model (:mod:`sciflow.evaluation.channel_les_rollout`):
 the LES on the same resolved scales as the coarse data, started from the first state of the first test
