@@ -20,7 +20,7 @@ surrogate's ``les_seconds_per_time_unit`` and ``speedup_vs_les`` are taken again
 
 ``--constraints no_slip plane_mean_v bulk_flow`` evaluates every surrogate a second time, the same weights, through
 the rollout constraint layer (``sciflow.evaluate(run, evaluation={"constraints": [...]})`` →
-``<run>/evaluation_constraints/``; :mod:`sciflow.models.state_projection`): each predicted state is projected onto
+``<run>/evaluation_constraints=no_slip+plane_mean_v+bulk_flow/``; :mod:`sciflow.models.state_projection`): each predicted state is projected onto
 the named quantities. Rows carry ``config``, ``dataset``, ``constraints`` (the list, or "none") and the largest
 residual of each quantity over the rollout (``constraint_residual_<name>``), and ``train_pairs`` (one-step pairs of
 the train split); ``--append`` keeps the rows of other (config, dataset, constraints) triples.
@@ -51,6 +51,7 @@ from common import machine, markdown_table, write_results  # noqa: E402
 import sciflow  # noqa: E402
 from sciflow.data.io import atomic_write_text  # noqa: E402
 from sciflow.evaluation.channel_les_rollout import LES_DT  # noqa: E402
+from sciflow.evaluation.report import evaluation_subdir  # noqa: E402
 from sciflow.spec import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +202,7 @@ def main(argv=None):
             m = sciflow.evaluate(run, progress=True)
         rows.append(surrogate_row(name, m, cfg, a.steps, a.rollout, seed))
         if a.constraints:  # the same weights, every predicted state through the constraint layer
-            done = run / "evaluation_constraints" / "metrics.json"
+            done = run / evaluation_subdir({"constraints": list(a.constraints)}) / "metrics.json"
             if a.reuse and done.exists():
                 m = json.loads(done.read_text())
             else:

@@ -155,6 +155,9 @@ def _set_up(spec: Spec) -> _Setup:
     rank, world = init_distributed(device)
     _seed_all(spec.seed)
     problem, model, objective = build(spec, device)
+    from sciflow.evaluation.report import check_evaluation_keys
+
+    check_evaluation_keys(spec.evaluation, problem.evaluator)  # a misspelt key fails now, not after training
     return _Setup(device, threads, rank, world, problem, model, objective)
 
 
@@ -283,7 +286,9 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
 
     ``evaluation`` (e.g. ``{"constraints": ["bulk_flow"]}``) replaces keys of the spec's
     ``evaluation`` section for this evaluation only (the same weights, evaluated another way); it
-    writes ``<run>/evaluation_<key>[_<key>...]/`` so the spec's own evaluation is kept.
+    writes ``<run>/evaluation_<key>=<value>[,...]/`` (``evaluation_constraints=bulk_flow/``, see
+    :func:`~sciflow.evaluation.report.evaluation_subdir`) so the spec's own evaluation and those with
+    other values are kept. A key the problem's evaluator does not read is refused by name.
 
     A run whose weights are not finite (it diverged) is refused; a metric that comes out
     non-finite is written as ``null`` in metrics.json and raises after the files are written.
@@ -294,11 +299,14 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
     from sciflow.evaluation.report import evaluate_run
     from sciflow.training.checkpoint import non_finite_weights
 
+    from sciflow.evaluation.report import check_evaluation_keys, evaluation_subdir
+
     run = load_run(path)
     subdir = "evaluation"
     if evaluation:
+        check_evaluation_keys(evaluation, run.problem.evaluator)
         run.spec = run.spec.model_copy(update={"evaluation": {**run.spec.evaluation, **evaluation}})
-        subdir += "_" + "_".join(sorted(evaluation))
+        subdir = evaluation_subdir(evaluation)
     if params:
         unknown = sorted(set(params) - set(run.problem.parametric))
         if unknown:

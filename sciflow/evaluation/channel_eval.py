@@ -237,7 +237,7 @@ def export_forecasts(run, out: Path, pred: np.ndarray, truth: np.ndarray, times:
         {f.name: f.units for f in run.problem.fields}))
 
 
-@register_evaluator("channel")
+@register_evaluator("channel", keys=("rollout_steps", "stats_skip", "les_dt", "constraints"))
 def evaluate_channel(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint

@@ -171,7 +171,7 @@ PROTOCOLS = ("grid", "paper")
 PAPER_KEYS = ("functions", "nx", "samples", "front_samples", "test_values", "seed")
 
 
-@register_evaluator("probconserv")
+@register_evaluator("probconserv", keys=("protocols", "paper", "grid", "functions", "samples", "seed"))
 def evaluate_probconserv(run, out: Path, progress: bool = True, fields=None):
     from sciflow.errors import SciflowError
     from sciflow.evaluation.probconserv_protocol import evaluate_paper_protocol, front_density_figure

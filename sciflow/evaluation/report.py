@@ -22,13 +22,66 @@ from sciflow.errors import SciflowError
 from sciflow.registry import Registry
 
 EVALUATORS = Registry("evaluator", "evaluator", packages=("sciflow.evaluation",))
-register_evaluator = EVALUATORS.register
+#: Keys of a spec's ``evaluation`` section that every evaluation reads (:func:`evaluation_targets`).
+COMMON_KEYS = ("targets",)
+#: The ``evaluation.<key>`` each registered evaluator reads, by evaluator name (see :func:`register_evaluator`).
+EVALUATION_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def register_evaluator(name: str, keys: tuple[str, ...] = ()):
+    """Decorator registering a case evaluator under ``name``. ``keys``: the keys of the spec's ``evaluation``
+    section it reads (besides ``targets``); a spec (or ``sciflow evaluate --set``) with any other key is
+    refused by :func:`check_evaluation_keys`, so a misspelt key is an error, not a silent default."""
+    EVALUATION_KEYS[name] = tuple(keys)
+    return EVALUATORS.register(name)
+
+
+def check_evaluation_keys(evaluation: dict, evaluator: str | None) -> None:
+    """Refuse a key of ``evaluation`` (a spec's section) that neither every evaluation nor the problem's
+    evaluator (``None``: the generic field comparison only) reads; the error names the key and the known ones."""
+    known = COMMON_KEYS
+    if evaluator is not None:
+        EVALUATORS.get(evaluator)  # imports the evaluator's module, which declares its keys
+        known = COMMON_KEYS + EVALUATION_KEYS.get(evaluator, ())
+    unknown = sorted(set(evaluation or {}) - set(known))
+    if unknown:
+        whose = f"evaluator '{evaluator}'" if evaluator else "this problem's evaluation (no case evaluator)"
+        raise SciflowError(f"evaluation.{unknown[0]}: not a key {whose} reads (known: {sorted(known)})")
 
 
 class Evaluator(Protocol):
     """A case evaluator: metrics and figures it adds for ``run`` (written under ``out``)."""
 
     def __call__(self, run, out: Path, progress: bool = True, fields=None) -> tuple[dict, dict]: ...
+
+
+SUBDIR_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+
+
+def evaluation_subdir(overrides: dict) -> str:
+    """The directory an evaluation with ``overrides`` of the spec's ``evaluation`` section writes:
+    ``evaluation_<key>=<value>[,<key>=<value>...]``, keys sorted, a list's items joined by ``+``
+    (``{"constraints": ["no_slip", "bulk_flow"]}`` → ``evaluation_constraints=no_slip+bulk_flow``), so
+    evaluations with other values do not overwrite each other. A value that is not a plain word or number
+    (or a list of them), or a name longer than 120 characters, is written as 8 hex digits of its hash."""
+    import hashlib
+
+    def word(v) -> str | None:
+        text = str(v).lower() if isinstance(v, bool) else str(v)
+        return text if isinstance(v, (str, int, float)) and text and set(text) <= SUBDIR_CHARS else None
+
+    parts = []
+    for key in sorted(overrides):
+        v = overrides[key]
+        items = [word(i) for i in v] if isinstance(v, (list, tuple)) else [word(v)]
+        text = "+".join(items) if items and None not in items else None
+        if text is None or len(text) > 80:
+            text = hashlib.sha256(json.dumps(json_ready(v), sort_keys=True).encode()).hexdigest()[:8]
+        parts.append(f"{key}={text}")
+    name = "evaluation_" + ",".join(parts)
+    if len(name) > 120:
+        name = "evaluation_" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name
 
 
 def use_best_checkpoint(run) -> str:
@@ -54,7 +107,8 @@ def evaluate_run(run, progress: bool = True, subdir: str = "evaluation") -> dict
     from sciflow.models.base import PointwiseModel
     from sciflow.problems.base import ExactSolution, ReferenceSolution
 
-    evaluation_targets(run)  # refused before any work
+    check_evaluation_keys(run.spec.evaluation, run.problem.evaluator)  # refused before any work
+    evaluation_targets(run)
     out = Path(run.path) / subdir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

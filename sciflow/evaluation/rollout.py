@@ -144,7 +144,7 @@ def constraint_residuals(problem, pred: np.ndarray, constraints) -> dict:
     return {f"constraint_residual_{k}": v for k, v in proj.residuals(frames).items()}
 
 
-@register_evaluator("rollout")
+@register_evaluator("rollout", keys=("constraints", "batch", "correlation_threshold"))
 def evaluate_rollout(run, out: Path, progress: bool = True, fields=None):
     from sciflow.models.baselines import real_parameter_count
     from sciflow.evaluation.report import use_best_checkpoint

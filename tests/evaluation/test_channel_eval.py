@@ -64,10 +64,11 @@ def test_evaluate_another_way_keeps_the_specs_own_evaluation(channel_run, capsys
 
     run = str(channel_run.path)
     assert main(["evaluate", run, "--quiet", "--set", "evaluation.rollout_steps=3"]) == 0
-    own = channel_run.path / "evaluation_rollout_steps" / "metrics.json"
+    own = channel_run.path / "evaluation_rollout_steps=3" / "metrics.json"
     assert main(["evaluate", run, "--quiet", "--set", "evaluation.rollout_steps=3",
                  "--set", "evaluation.constraints=[no_slip, plane_mean_v]"]) == 0
-    held = json.loads((channel_run.path / "evaluation_constraints_rollout_steps" / "metrics.json").read_text())
+    held_dir = channel_run.path / "evaluation_constraints=no_slip+plane_mean_v,rollout_steps=3"
+    held = json.loads((held_dir / "metrics.json").read_text())
     free = json.loads(own.read_text())
     assert free["constraints"] == "none" and held["constraints"] == ["no_slip", "plane_mean_v"]
     assert free["constraint_residual_no_slip"] > 1e-6
@@ -75,3 +76,7 @@ def test_evaluate_another_way_keeps_the_specs_own_evaluation(channel_run, capsys
     capsys.readouterr()
     assert main(["evaluate", run, "--quiet", "--set", "model.width=8"]) != 0
     assert "--set model.width=8: expected evaluation.KEY=VALUE" in capsys.readouterr().err
+    before = sorted(p.name for p in channel_run.path.iterdir())
+    assert main(["evaluate", run, "--quiet", "--set", "evaluation.rollout_step=3"]) != 0  # misspelt
+    assert "evaluation.rollout_step: not a key evaluator 'channel' reads" in capsys.readouterr().err
+    assert sorted(p.name for p in channel_run.path.iterdir()) == before  # nothing written

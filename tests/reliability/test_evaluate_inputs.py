@@ -76,3 +76,29 @@ def test_a_cached_reference_without_u_is_remade_not_used(capsys):
     assert f"reference data {path} lacks the variable(s) ['u']: remaking it" in capsys.readouterr().out
     assert float(abs(again["u"] - ds["u"]).max()) == 0.0
     assert "u" in read_dataset(path).data_vars
+
+
+def test_a_misspelt_evaluation_key_is_refused_before_training_and_before_evaluating(tmp_path, run):
+    """The keys of ``evaluation`` are declared by the problem's evaluator (``register_evaluator(name, keys)``);
+    any other key is an error naming it, before a run directory or an evaluation directory is made."""
+    spec = spec_from_dict({**TINY, "evaluation": {"target": {"u_rel_l2": 0.1}}})  # 'targets' misspelt
+    with pytest.raises(SciflowError, match=r"evaluation.target: not a key .* reads \(known: \['targets'\]\)"):
+        train(spec, out=tmp_path / "new", progress=False)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(SciflowError, match="evaluation.rollout_steps: not a key"):
+        evaluate(run, progress=False, evaluation={"rollout_steps": 3})
+    assert not any(p.name.startswith("evaluation_") for p in run.iterdir())
+
+
+def test_evaluation_directories_are_named_by_the_overridden_values():
+    """Two evaluations of the same run that differ in a value write different directories."""
+    from sciflow.evaluation.report import evaluation_subdir
+
+    assert evaluation_subdir({"constraints": ["no_slip", "bulk_flow"]}) == "evaluation_constraints=no_slip+bulk_flow"
+    assert evaluation_subdir({"rollout_steps": 200, "constraints": ["bulk_flow"]}) == \
+        "evaluation_constraints=bulk_flow,rollout_steps=200"
+    assert evaluation_subdir({"rollout_steps": 200}) != evaluation_subdir({"rollout_steps": 300})
+    odd = evaluation_subdir({"paper": {"functions": 10}})  # not a plain word: 8 hex digits of its hash
+    assert odd.startswith("evaluation_paper=") and len(odd) == len("evaluation_paper=") + 8
+    assert odd != evaluation_subdir({"paper": {"functions": 20}})
+    assert "/" not in evaluation_subdir({"grid": "../../etc"})  # a value never leaves the run directory
