@@ -182,13 +182,14 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (run dir <model>_s<seed>, "
                     "seed 0: <model>); the table gives median and worst over them")
     ap.add_argument("--constraints", nargs="*", default=[],
-                    help="quantities the rollout constraint layer holds (no_slip plane_mean_v bulk_flow)")
+                    help="quantities the rollout constraint layer holds (no_slip plane_mean_v bulk_flow, or "
+                         "no_slip plane_mean_v momentum_balance)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = []
     for name, seed in [(n, s) for n in (a.models if a.models != ["none"] else []) for s in a.seeds]:
         cfg = _spec(name)
-        over = [f"evaluation.rollout_steps={a.rollout}", f"seed={seed}"]
+        over = [f"evaluation.rollout_steps={a.rollout}", f"seed={seed}", f"threads={a.threads}"]
         if a.steps:
             over += [f"training.phases=[{{optimizer: adam, steps: {a.steps}, lr: 1.0e-3, schedule: cosine, "
                      f"final_lr_ratio: 0.05}}]", f"training.validate_every={max(1, a.steps // 3)}",

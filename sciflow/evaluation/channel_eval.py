@@ -33,7 +33,8 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   :data:`sciflow.evaluation.channel_les_rollout.LES_DT`); a user's file whose y points are not the faces of
   the solver's tanh grid has no LES on the same grid: ``les_comparison`` then says why and the two LES
   numbers are left out;
-* with ``evaluation.constraints: [no_slip, plane_mean_v, bulk_flow]`` (any subset) every predicted state, one
+* with ``evaluation.constraints: [no_slip, plane_mean_v, bulk_flow]`` (any subset; ``momentum_balance`` in place of
+  ``bulk_flow`` holds the balance of each state with the one before it) every predicted state, one
   step and rollout, goes through the rollout constraint layer (:mod:`sciflow.models.state_projection`);
   ``constraints`` records the list (or "none") and ``constraint_residual_<name>`` the largest relative
   residual |G u − b| over the rollout states of every quantity the problem can hold, held or not.
@@ -70,9 +71,9 @@ def rollout_states(model, x0: torch.Tensor, steps: int, energy_ref: float, denor
         for s in tqdm(range(steps), desc="channel rollout", disable=not progress):
             y = model(x)  # (B, 1, X, Y, Z, 3)
             if project is not None:
-                y = project(y)
+                y = project(y, x)
             if monitor is not None and residuals is not None:
-                for k, v in monitor.residuals(denorm(y)).items():
+                for k, v in monitor.residuals(denorm(y), denorm(x[:, -1:])).items():
                     residuals[k] = max(residuals.get(k, 0.0), v)
             phys = denorm(y[:, 0]).double().cpu().numpy()
             e = float(0.5 * (phys ** 2).sum(-1).mean()) if np.all(np.isfinite(phys)) else float("nan")
@@ -131,7 +132,7 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
                          progress: bool = False, constraints=None) -> dict:
     """All metrics of the module docstring for a loaded run (no figures); ``constraints``: quantities the
     rollout constraint layer holds in every predicted state (one-step and rollout), None: none."""
-    from sciflow.models.state_projection import state_projection
+    from sciflow.models.state_projection import StateProjection, state_projection
     from sciflow.problems.base import StateConstraints
 
     problem, model = run.problem, run.model
@@ -139,14 +140,14 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
     ds = problem.reference(progress=False)
     one = problem.dataset("test", t_out=1, stride=1)
     project = state_projection(problem, one, constraints)
-    monitor = (state_projection(problem, one, problem.conserved_quantities)
+    monitor = (StateProjection(problem, one, problem.conserved_quantities, disjoint=False)
                if isinstance(problem, StateConstraints) else None)
     errs, stay = [], []
     with torch.no_grad():
         for i in range(len(one)):
             a, b = one[i]
             p = model(a[None].to(param.device, param.dtype))
-            p = (project(p) if project is not None else p).float().cpu()
+            p = (project(p, a[None].to(p)) if project is not None else p).float().cpu()
             d, r = one.denormalise(p[0]), one.denormalise(b)
             errs.append(float((d - r).norm() / r.norm()))
             stay.append(float((one.denormalise(a[-1:]) - r).norm() / r.norm()))

@@ -140,7 +140,8 @@ def constraint_residuals(problem, pred: np.ndarray, constraints) -> dict:
     from sciflow.models.state_projection import StateProjection
 
     frames = torch.from_numpy(pred)[..., None]
-    proj = StateProjection(problem, problem.dataset("test", t_out=1, stride=None), problem.conserved_quantities)
+    proj = StateProjection(problem, problem.dataset("test", t_out=1, stride=None), problem.conserved_quantities,
+                           disjoint=False)
     return {f"constraint_residual_{k}": v for k, v in proj.residuals(frames).items()}
 
 

@@ -24,6 +24,17 @@ Linear constraints of one filtered state (:meth:`TurbulentChannel.constraints`, 
   U_b of the train split. The DNS of the recipe holds the pressure gradient fixed (``drive="pressure"``,
   −dP/dx = 1), not the flow rate, so U_b of a state fluctuates about its mean: this constraint is the
   constant-flow-rate idealisation, not a law of these data.
+* ``momentum_balance``: the law these data do obey at constant pressure gradient, the x-momentum balance of the
+  whole channel between a state u and the next one u⁺ (Δt = ``dt_snapshot``), trapezoidal in time::
+
+      U_b(u⁺) − U_b(u) = Δt [Π − ½ (τ̄(u⁺) + τ̄(u))],     Π = −dP/dx = 1,   τ̄ = ½ (τ_w,bottom + τ_w,top)
+
+  (the plane-averaged x-momentum equation integrated over y ∈ [−1, 1], halved). τ̄(u) = c ν ∂⟨u⟩/∂y at the
+  walls, from the second-order one-sided difference through the wall (⟨u⟩ = 0) and the first two interior
+  rows, and c fitted by least squares to the balance over the train split's consecutive snapshots (it
+  corrects the one-sided difference's bias in the wall slope: c ≈ 0.98 on the recipes' grids). It links two states, so its G has 2N columns, [G(u⁺) | G(u)]
+  (:class:`~sciflow.problems.base.StateConstraints`). It acts on the same entries as ``bulk_flow`` (the two
+  exclude each other).
 
 Zero discrete divergence is not declared: it is linear in the state on the coarse grid (spectral ∂x, ∂z,
 finite differences in y), but the filtered data do not satisfy it (the wall-normal box filter of varying
@@ -115,7 +126,7 @@ class TurbulentChannel(Problem):
         return {v: (float(m[i]), float(s[i])) for i, v in enumerate(VARIABLES)}
 
     # ------------------------------------------------------------------ constraints (module docstring)
-    conserved_quantities = ("no_slip", "plane_mean_v", "bulk_flow")
+    conserved_quantities = ("no_slip", "plane_mean_v", "bulk_flow", "momentum_balance")
 
     def bulk_weights(self) -> torch.Tensor:
         """Weights w_j (Y,) with U_b = ½ Σ_j w_j ⟨u⟩_xz(y_j): the trapezoid rule on the coarse y with the wall
@@ -135,15 +146,42 @@ class TurbulentChannel(Problem):
         u = np.asarray(ds["u"].values[sel], dtype=np.float64)  # (S, T, X, Y, Z)
         return float((u.mean(axis=(0, 1, 2, 4)) * self.bulk_weights().numpy()).sum())
 
+    def wall_shear_weights(self) -> torch.Tensor:
+        """Weights g (Y,) with τ̄ = ν Σ_j g_j ⟨u⟩_xz(y_j), the mean of the two wall shear stresses from the
+        second-order one-sided difference through the wall value (taken as zero, no slip) and the first two
+        interior rows of each wall; float64. (⟨u⟩ = a η + b η², η the distance from the wall: ∂⟨u⟩/∂η = a.)"""
+        y = self.grid()["y"].to(torch.float64)
+        g = torch.zeros_like(y)
+        for rows, eta in (([1, 2], y[[1, 2]] - y[0]), ([-2, -3], y[-1] - y[[-2, -3]])):
+            h1, h2 = float(eta[0]), float(eta[1])
+            g[rows[0]] += 0.5 * h2 ** 2 / (h1 * h2 * (h2 - h1))
+            g[rows[1]] -= 0.5 * h1 ** 2 / (h1 * h2 * (h2 - h1))
+        return g * float(self.params["re_tau"]) ** -1
+
+    def wall_shear_scale(self, split: str = "train") -> float:
+        """c of ``momentum_balance``: the least-squares fit of ΔU_b = Δt (Π − c ½(τ̄⁺ + τ̄)) over every pair of
+        consecutive snapshots of ``split`` (τ̄ from :meth:`wall_shear_weights`), c = Σ τ̃ (Δt − ΔU_b) / (Δt Σ τ̃²)
+        with τ̃ = ½(τ̄⁺ + τ̄). It corrects the one-sided difference's error in the wall slope on the coarse grid."""
+        ds = self.reference(progress=False)
+        sel = np.asarray(ds["split"].values).astype(str) == split
+        u = np.asarray(ds["u"].values[sel], dtype=np.float64).mean(axis=(2, 4))  # ⟨u⟩_xz (S, T, Y)
+        ub, tau = u @ self.bulk_weights().numpy(), u @ self.wall_shear_weights().numpy()
+        dt, d_ub, tau_mid = float(ds.attrs["dt_snapshot"]), np.diff(ub, axis=1), 0.5 * (tau[:, 1:] + tau[:, :-1])
+        return float(((dt - d_ub) * tau_mid).sum() / (dt * (tau_mid ** 2).sum()))
+
     def constraints(self, grid, names=None):
         """(G (M, N) sparse COO, b (M,)) float64 of the named quantities (None: all) on states (X, Y, Z, 3)
         flattened in C order (index ((x·Y + y)·Z + z)·3 + c), ``grid`` = (X, Y, Z). Rows: ``no_slip`` one per
         wall entry (2·X·Z·3), ``plane_mean_v`` one per interior y (Y − 2), ``bulk_flow`` one; the three act on
-        disjoint entries (walls; interior v; interior u)."""
+        disjoint entries (walls; interior v; interior u). ``momentum_balance`` (one row) links a state to the
+        one before: its G (1, 2N) is [G(u⁺) | G(u)], so it is asked for alone."""
         names = list(self.conserved_quantities if names is None else names)
         for n in names:
             if n not in self.conserved_quantities:
                 raise SciflowError(f"constraints: problem 'channel' holds {list(self.conserved_quantities)}, not '{n}'")
+        if "momentum_balance" in names and len(names) > 1:
+            raise SciflowError("constraints: 'momentum_balance' links a state to the one before (G has 2N columns); "
+                               "ask for it alone")
         g = self.grid()
         shape = tuple(int(s) for s in grid)
         if shape != (len(g["x"]), len(g["y"]), len(g["z"])):
@@ -171,8 +209,19 @@ class TurbulentChannel(Problem):
             w = (self.bulk_weights()[None, :, None] / (nx * nz)).expand(nx, ny, nz)
             add(index[:, :, :, 0].reshape(1, -1), w.reshape(1, -1),
                 torch.tensor([self.bulk_velocity()], dtype=torch.float64))
+        width = nx * ny * nz * 3
+        if "momentum_balance" in names:  # U_b(u⁺) + ½Δt τ̄(u⁺) − U_b(u) + ½Δt τ̄(u) = Δt Π   (module docstring)
+            dt = float(self.reference(progress=False).attrs["dt_snapshot"])
+            bulk, shear = self.bulk_weights(), 0.5 * dt * self.wall_shear_scale() * self.wall_shear_weights()
+            for sign, offset in ((1.0, 0), (-1.0, width)):
+                w = ((sign * bulk + shear)[None, :, None] / (nx * nz)).expand(nx, ny, nz)
+                rows.append(torch.zeros(nx * ny * nz, dtype=torch.long))
+                cols.append(offset + index[:, :, :, 0].reshape(-1))
+                vals.append(w.reshape(-1))
+            rhs.append(dt * 1.0)  # Π = −dP/dx = 1 in wall units
+            width *= 2
         G = torch.sparse_coo_tensor(torch.stack([torch.cat(rows), torch.cat(cols)]), torch.cat(vals),
-                                    (len(rhs), nx * ny * nz * 3), check_invariants=True).coalesce()
+                                    (len(rhs), width), check_invariants=True).coalesce()
         return G, torch.tensor(rhs, dtype=torch.float64)
 
     # ------------------------------------------------------------------ rollout statistics

@@ -236,6 +236,6 @@ class SupervisedObjective(RolloutObjective):
         x = self.noisy(x, step)
         pred = model(x)[:, :self.steps]
         if self.project is not None:
-            pred = self.project(pred)
+            pred = self.project(pred, x)
         total = relative_error(pred, y, self.kind).mean()
         return total, {self.kind: total.detach()}

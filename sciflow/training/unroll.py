@@ -20,8 +20,8 @@ def rollout(model, x: torch.Tensor, frames: int, detach_until: int = 0, project=
 
     The first ``detach_until`` model calls run without autograd (pushforward: their outputs are fed
     back as constants, so no gradient reaches them and no graph is kept); ``project`` (e.g. a
-    :class:`~sciflow.models.state_projection.StateProjection`) maps every model output before it is
-    kept and fed back.
+    :class:`~sciflow.models.state_projection.StateProjection`, called with the output and its input
+    window) maps every model output before it is kept and fed back.
     """
     t_in = x.shape[1]
     outs, made, call = [], 0, 0
@@ -29,7 +29,7 @@ def rollout(model, x: torch.Tensor, frames: int, detach_until: int = 0, project=
         with torch.set_grad_enabled(torch.is_grad_enabled() and call >= detach_until):
             y = model(x)
             if project is not None:
-                y = project(y)
+                y = project(y, x)
         outs.append(y)
         made += y.shape[1]
         x = torch.cat([x, y], dim=1)[:, -t_in:]

@@ -93,6 +93,56 @@ def test_channel_data_satisfy_no_slip_and_zero_plane_mean_v(channel):
     assert res["no_slip"] < 1e-6 and res["plane_mean_v"] < 1e-6  # float32 storage round-off
 
 
+def _pairs(problem, split):
+    """Physical (previous, next) states (P, N) of every consecutive snapshot pair of ``split``, float64."""
+    ds = problem.reference(progress=False)
+    sel = np.asarray(ds["split"].values).astype(str) == split
+    st = torch.from_numpy(np.stack([ds[v].values[sel] for v in ("u", "v", "w")], -1).astype(np.float64))
+    return st[:, :-1].reshape(-1, st[0, 0].numel()), st[:, 1:].reshape(-1, st[0, 0].numel())
+
+
+def test_channel_data_obey_the_mean_momentum_balance_not_a_fixed_flow_rate(channel):
+    """The DNS runs at constant pressure gradient: between consecutive test snapshots the bulk velocity changes
+    by Δt (Π − τ̄_w) to within 10 % of its change (trapezoidal in time, wall shear from the coarse grid with the
+    one scale factor fitted on the train split, within 10 % of 1), while it is not constant (bulk_flow)."""
+    problem, _ = channel
+    assert 0.9 < problem.wall_shear_scale() < 1.1
+    proj = StateProjection(problem, problem.dataset("test", t_out=1, stride=None), ["momentum_balance"])
+    blk = proj.blocks[0]
+    prev, new = _pairs(problem, "test")
+    residual = new[:, blk.cols] @ blk.G.T - blk.target(prev)
+    bulk = problem.bulk_weights()
+    ub = lambda s: (s.reshape(len(s), *proj.shape, 3)[..., 0].mean(dim=(1, 3)) * bulk).sum(-1)  # noqa: E731
+    change = ub(new) - ub(prev)
+    assert float(residual.pow(2).mean().sqrt()) <= 0.1 * float(change.pow(2).mean().sqrt())
+    assert float(change.abs().min()) > 0  # U_b is not constant in these data
+
+
+def test_channel_momentum_balance_corrects_the_new_state_against_the_one_before(channel):
+    """The layer with a quantity linking two states: every rollout state holds the balance with the state
+    before it to round-off; the update is the one-shot projection onto G⁺ u⁺ = b − G⁻ u⁻ (the previous state
+    is not changed); without the previous state the layer refuses by name."""
+    problem, model = channel
+    names = ["no_slip", "plane_mean_v", "momentum_balance"]
+    proj, on, off = _rollout_frames(problem, model, names, steps=3)
+    test = problem.dataset("test", t_out=1, stride=None, t_start=0)
+    first = test.as_frames(test.denormalise(torch.stack([test[i][0] for i in range(len(test))]).double()))
+    assert proj.residuals(off, first)["momentum_balance"] > 1e-3
+    after = proj.residuals(on, first)
+    assert max(after.values()) <= 1e-12, after
+    G, b = problem.constraints(proj.shape, names=["momentum_balance"])
+    G = G.to_dense()
+    one_shot = hard_projection(off[:, :1].reshape(-1, proj.n), G[:, :proj.n], b - first.reshape(-1, proj.n) @ G[:, proj.n:].T)
+    mine = StateProjection(problem, test, ["momentum_balance"]).project_physical(off[:, :1], first)
+    assert torch.allclose(mine.reshape(-1, proj.n), one_shot, rtol=0, atol=1e-12 * float(off.abs().max()))
+    with pytest.raises(SciflowError, match="'momentum_balance' links a state to the one before"):
+        proj.project_physical(off[:, :1])
+    with pytest.raises(SciflowError, match="ask for it alone"):
+        problem.constraints(proj.shape, names=["bulk_flow", "momentum_balance"])
+    with pytest.raises(SciflowError, match="must act on disjoint entries"):
+        StateProjection(problem, test, ["bulk_flow", "momentum_balance"])
+
+
 def test_ns2d_rollout_has_zero_mean_vorticity_with_the_layer(ns2d):
     problem, model = ns2d
     proj, on, off = _rollout_frames(problem, model, ["zero_mean_vorticity"])
