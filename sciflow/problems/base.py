@@ -17,7 +17,8 @@ capability                  hooks                                               
 :class:`StructuredGrid`     ``grid()``, ``stats()``                               channel operators
 :class:`Conservation`       ``constraints(grid) -> (G, b)``, ``G u = b``          ProbConserv
 :class:`StateConstraints`   ``conserved_quantities``, ``constraints(shape,       rollout constraint layer
-                            names) -> (G, b)`` on one state
+                            names) -> (G, b)`` on one state (or on a state
+                            and the one before: G = [G⁺ | G⁻], 2N columns)
 :class:`RolloutStatistics`  ``statistics_names``, ``rollout_statistics(pred,     rollout validation
                             truth) -> {name: float}``
 :class:`FunctionSamples`    ``draw_functions(n, ...)``                            likelihood objective
@@ -401,14 +402,15 @@ class StateConstraints(Protocol):
     """Exact linear constraints ``G u = b`` that every state of a trajectory satisfies, through the same
     ``constraints`` hook as :class:`Conservation`, for the rollout constraint layer
     (:mod:`sciflow.models.state_projection`). ``u`` is one physical state, frames layout ``(*S, V)``
-    flattened in C order (index ((s_0·S_1 + s_1)…)·V + v)."""
+    flattened in C order (index ((s_0·S_1 + s_1)…)·V + v). A balance over one time step links a state u⁺
+    to the one before it, u⁻: its G has 2N columns, G [u⁺; u⁻] = b (the layer corrects u⁺ only)."""
 
     #: The names ``constraints`` accepts, e.g. ("no_slip", "bulk_flow").
     conserved_quantities: tuple[str, ...]
 
     def constraints(self, grid, names: Sequence[str] | None = None):
-        """(G (M, N), b (M,)) float64 of the named quantities (None: all) for states of spatial shape
-        ``grid`` (a tuple S), N = prod(S)·V."""
+        """(G (M, N) or (M, 2N), b (M,)) float64 of the named quantities (None: all) for states of spatial
+        shape ``grid`` (a tuple S), N = prod(S)·V."""
 
 
 @runtime_checkable
