@@ -12,6 +12,12 @@ Errors against reference profiles, after folding both channel halves onto each o
     U_plus_max_rel_err = max_y |Û − U| / max_y U,     rms_max_rel_err = max_{i, y} |û'_i − u'_i| / max_y u'_i,
     uv_plus_max_rel_err = max_y |⟨û'v̂'⟩ − ⟨u'v'⟩| / max_y |⟨u'v'⟩|   (⟨u'v'⟩ folded as an odd function:
                           f(y) ← ½ (f(y) − f(−y))).
+
+The skin friction and the flow rate of a rollout against the reference (:func:`wall_shear_and_bulk`):
+
+    wall_shear_ratio = τ̂_w / τ_w   (both walls' mean; τ_w = ν dU/dy at the wall from :func:`wall_slope_weights`,
+                                   so the ratio is (Re_τ of the rollout / Re_τ)²),
+    bulk_velocity_ratio = Û_b / U_b,   U_b = ½ ∫ U dy (trapezoid rule).
 """
 
 from __future__ import annotations
@@ -56,6 +62,28 @@ def profiles(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     acc = ProfileAccumulator()
     acc.add(fields)
     return acc.profiles()
+
+
+def wall_slope_weights(y: np.ndarray) -> np.ndarray:
+    """Weights g (Y,) with ½ (dU/dη|_{y=−1} + dU/dη|_{y=1}) = Σ_j g_j U(y_j), η the distance from the wall: the
+    second-order one-sided difference through the wall value (taken as zero, no slip) and the first two rows
+    off each wall (U = a η + b η² through them: dU/dη = a). y (Y,) increasing from −1 to 1, walls included."""
+    y = np.asarray(y, dtype=np.float64)
+    g = np.zeros_like(y)
+    for rows, eta in (([1, 2], y[[1, 2]] - y[0]), ([-2, -3], y[-1] - y[[-2, -3]])):
+        h1, h2 = float(eta[0]), float(eta[1])
+        g[rows[0]] += 0.5 * h2 ** 2 / (h1 * h2 * (h2 - h1))
+        g[rows[1]] -= 0.5 * h1 ** 2 / (h1 * h2 * (h2 - h1))
+    return g
+
+
+def wall_shear_and_bulk(u_pred: np.ndarray, u_ref: np.ndarray, y: np.ndarray) -> dict:
+    """``wall_shear_ratio``, ``wall_shear_rel_err`` (|ratio − 1|) and ``bulk_velocity_ratio`` (module docstring)
+    of mean streamwise profiles u_pred, u_ref (Y,) on y (Y,)."""
+    g = wall_slope_weights(y)
+    ratio = float(g @ u_pred / (g @ u_ref))
+    return {"wall_shear_ratio": ratio, "wall_shear_rel_err": abs(ratio - 1.0),
+            "bulk_velocity_ratio": float(np.trapezoid(u_pred, y) / np.trapezoid(u_ref, y))}
 
 
 def _fold(a: np.ndarray, odd: bool = False) -> np.ndarray:

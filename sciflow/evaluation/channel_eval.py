@@ -12,7 +12,9 @@ For a run on the ``channel`` problem (weights of ``checkpoints/best.pt`` when pr
   streamwise velocity U(y) = ⟨u⟩_{x,z,t} (U⁺ in wall units) and rms u'_i(y) = ⟨(u_i − ⟨u_i⟩)²⟩^{1/2};
   ``U_plus_max_rel_err`` = max_y |Û − U| / max_y U, ``rms_max_rel_err`` = max over i, y of
   |û'_i − u'_i| / max_y u'_i (errors folded onto both channel halves); ``uv_plus_max_rel_err`` of the
-  Reynolds shear stress ⟨u'v'⟩ (odd fold);
+  Reynolds shear stress ⟨u'v'⟩ (odd fold); skin friction and flow rate, ``wall_shear_ratio`` = τ̂_w / τ_w
+  (``wall_shear_rel_err`` = |ratio − 1|) and ``bulk_velocity_ratio`` = Û_b / U_b
+  (:func:`~sciflow.cfd.channel_profiles.wall_shear_and_bulk`);
 * one-dimensional spectra E_ii(k_x), E_ii(k_z) and two-point correlations R_ii(Δx), R_ii(Δz) at y⁺ ≈ 15 and the
   centreline over the same rollout states and filtered-DNS states (:mod:`sciflow.cfd.channel_spectra1d`):
   ``E_k{x,z}_log_err_{y15,center}`` (mean |log10 Ê/E| over modes and components) and
@@ -49,7 +51,7 @@ import numpy as np
 import torch
 
 from sciflow.evaluation.channel_les_rollout import LES_DT
-from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors
+from sciflow.cfd.channel_profiles import ProfileAccumulator, profile_errors, wall_shear_and_bulk
 from sciflow.cfd.channel_spectra1d import LevelSpectraAccumulator, spectra_errors
 from sciflow.evaluation.report import register_evaluator
 
@@ -168,6 +170,7 @@ def evaluate_channel_run(run, steps: int = 100, stats_skip: int = 0, les_dt: flo
          **{f"constraint_residual_{k}": v for k, v in residuals.items()}}
     if acc.n:
         m.update(profile_errors(acc, ref))
+        m.update(wall_shear_and_bulk(np.asarray(m["U_pred"]), np.asarray(m["U_ref"]), np.asarray(ds["y"].values)))
         m.update(spectra_errors(spectra.result(), reference_spectra(ds, re_tau).result()))
     from sciflow.errors import SciflowError
 

@@ -150,13 +150,10 @@ class TurbulentChannel(Problem):
         """Weights g (Y,) with τ̄ = ν Σ_j g_j ⟨u⟩_xz(y_j), the mean of the two wall shear stresses from the
         second-order one-sided difference through the wall value (taken as zero, no slip) and the first two
         interior rows of each wall; float64. (⟨u⟩ = a η + b η², η the distance from the wall: ∂⟨u⟩/∂η = a.)"""
-        y = self.grid()["y"].to(torch.float64)
-        g = torch.zeros_like(y)
-        for rows, eta in (([1, 2], y[[1, 2]] - y[0]), ([-2, -3], y[-1] - y[[-2, -3]])):
-            h1, h2 = float(eta[0]), float(eta[1])
-            g[rows[0]] += 0.5 * h2 ** 2 / (h1 * h2 * (h2 - h1))
-            g[rows[1]] -= 0.5 * h1 ** 2 / (h1 * h2 * (h2 - h1))
-        return g * float(self.params["re_tau"]) ** -1
+        from sciflow.cfd.channel_profiles import wall_slope_weights
+
+        g = torch.from_numpy(wall_slope_weights(self.grid()["y"].numpy()))
+        return g / float(self.params["re_tau"])
 
     def wall_shear_scale(self, split: str = "train") -> float:
         """c of ``momentum_balance``: the least-squares fit of ΔU_b = Δt (Π − c ½(τ̄⁺ + τ̄)) over every pair of
