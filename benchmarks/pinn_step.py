@@ -9,10 +9,11 @@ For each case (a config's problem, model and collocation points):
 * step_ms: median wall time of a step (after warm-up); ratio = step_ms / floor_ms.
 
 Matmul and step timings alternate in blocks (``--rounds``) so both see the same machine load,
-which is recorded (load average before and after). The step runs twice: with the fused jets
-``MLP.jet`` (what training uses) and with the op-by-op jet rules ``MLP.jet_op_by_op`` (the
-formula the fused path replaced), on the same points from the same initial weights; the first
-losses of both are recorded to show they agree. Like ``sciflow train``, the process keeps freed
+which is recorded (load average before and after). The step runs three ways: with the fused jets
+``MLP.jet`` (what training uses), with the op-by-op jet rules ``MLP.jet_op_by_op`` (the
+formula the fused path replaced) and with the compiled jets (``MLP.compile_jets``, what training
+uses with ``compile: true``), on the same points from the same initial weights; the first losses of all
+are recorded to show they agree. Like ``sciflow train``, the process keeps freed
 memory for reuse (``sciflow/training/allocator.py``); page faults per step are counted.
 
 Writes benchmarks/results/pinn_step.json (+ .md, + .meta.json).
@@ -93,8 +94,15 @@ def measure(name: str, config: Path, steps: int, rounds: int) -> list[dict]:
     op_by_op = copy.deepcopy(model)
     order = 3 if model.output == "stream" else model.order
     op_by_op.net.jet = lambda x, order=order, net=op_by_op.net: net.jet_op_by_op(x, order)
-    variants = {"fused jets": stepper(model, objective), "op-by-op jets": stepper(op_by_op, objective)}
-    first_loss = {k: step() for k, step in variants.items()}  # same weights, same points
+    compiled = copy.deepcopy(model)
+    compiled.net.compile_jets()
+    variants = {"fused jets": stepper(model, objective), "op-by-op jets": stepper(op_by_op, objective),
+                "compiled jets": stepper(compiled, objective)}
+    first_loss, first_s = {}, {}
+    for k, step in variants.items():  # same weights, same points; the compiled variant compiles here
+        t0 = time.perf_counter()
+        first_loss[k] = step()
+        first_s[k] = time.perf_counter() - t0
     flops = matmul_flops(variants["fused jets"])
     cfg = spec.section("model")
     n, width = objective.x.shape[0], cfg["width"]
@@ -121,6 +129,7 @@ def measure(name: str, config: Path, steps: int, rounds: int) -> list[dict]:
                      "step_cpu_ms": statistics.median(step_cpu[k]) * 1e3, "floor_ms": floor_ms,
                      "ratio": step_ms / floor_ms, "matmul_mflop": flops / 1e6, "matmul_gflop_s": rate / 1e9,
                      "page_faults_per_step": faults[k] / (rounds * steps), "first_loss": first_loss[k],
+                     "first_step_s": first_s[k],
                      "threads": torch.get_num_threads()})
     return rows
 
@@ -144,11 +153,13 @@ def main():
           f"({meta['cpu_count']} cores; other processes share the machine)\n\n"
           + markdown_table(rows, ["case", "jets", "dtype", "net", "points", "step_ms", "step_ms_min", "step_cpu_ms",
                                   "floor_ms", "ratio", "matmul_mflop", "matmul_gflop_s", "page_faults_per_step",
-                                  "first_loss"])
+                                  "first_loss", "first_step_s"])
           + "\nfloor_ms = matmul FLOPs of one step (FlopCounterMode) / the rate of an (points × W) @ (W × W) "
             "matmul timed in the same run; step_ms = median wall time of a step (Adam), step_cpu_ms the "
             "median CPU time of this thread in it; ratio = step_ms / floor_ms. 'op-by-op jets' is the same "
-            "step through the Jet rules with every product recorded by autograd (the formula the fused activation replaced).\n")
+            "step through the Jet rules with every product recorded by autograd (the formula the fused activation replaced); "
+            "'compiled jets' the fused activations as TorchInductor kernels (``compile: true``; "
+            "sciflow/autodiff/compiled_activation.py), first_step_s including their compilation.\n")
     write_results("pinn_step", rows, meta, md)
     print(md)
 

@@ -162,6 +162,7 @@ def _set_up(spec: Spec) -> _Setup:
 
 
 def _train_locked(spec: Spec, setup: _Setup, run_dir: Path, resume: bool, progress: bool, stop_after: int | None):
+    from sciflow.models.base import CompilesJets
     from sciflow.problems.base import ReferenceSolution
     from sciflow.training.distributed import barrier, wrap_ddp
     from sciflow.training.trainer import Trainer
@@ -176,8 +177,10 @@ def _train_locked(spec: Spec, setup: _Setup, run_dir: Path, resume: bool, progre
     barrier(world)
     generator = torch.Generator().manual_seed(spec.seed + 1000 * rank)
     setup.objective.setup(device, DTYPES[spec.dtype], generator, rank, world)
+    if spec.compile and isinstance(setup.model, CompilesJets):
+        setup.model.compile_jets()  # its forward is jet propagation: compile the jet kernels, not the module
     net = wrap_ddp(setup.model, device, world)
-    if spec.compile:
+    if spec.compile and not isinstance(setup.model, CompilesJets):
         net = torch.compile(net)
     trainer = Trainer(spec, net, setup.objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
     trainer.fit(resume=resume, stop_after=stop_after)

@@ -75,6 +75,15 @@ class NeuralProcess(Protocol):
 
 
 @runtime_checkable
+class CompilesJets(Protocol):
+    """A model whose training forward is derivative-jet propagation through MLPs (PINNs): ``compile: true``
+    compiles its activation jet kernels (:meth:`sciflow.models.layers.MLP.compile_jets`) rather than
+    wrapping the whole module in ``torch.compile``, which traces every jet product separately."""
+
+    def compile_jets(self) -> None: ...
+
+
+@runtime_checkable
 class ProbabilisticPredictor(Protocol):
     """``predict_distribution(x (N, D)) -> (mean (N, C), var (N, C)[, factor (N·C, R) or None])``."""
 

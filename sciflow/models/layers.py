@@ -94,6 +94,14 @@ class MLP(nn.Module):
         self.register_buffer("in_shift", torch.as_tensor(input_shift if input_shift is not None else [0.0] * in_dim,
                                                          dtype=torch.float32))
 
+    compiled_jets = False
+
+    def compile_jets(self) -> None:
+        """From now on :meth:`jet` runs its activations through compiler-fused kernels (TorchInductor;
+        :mod:`sciflow.autodiff.compiled_activation`): the same jets to round-off, each hidden layer's
+        activation one fused loop forward and one backward instead of one pass per row product."""
+        self.compiled_jets = True
+
     def _act(self, z):
         return torch.tanh(z) if self.activation == "tanh" else torch.sin(z)
 
@@ -116,10 +124,11 @@ class MLP(nn.Module):
 
         The hidden layers run on the stacked rows (K, N, C) of the jet: one matmul per layer over
         all K·N rows and one fused autograd function for the activation's chain rule
-        (:mod:`sciflow.autodiff.fused_activation`)."""
+        (:mod:`sciflow.autodiff.fused_activation`; compiled kernels after :meth:`compile_jets`)."""
         rows = self._input_jet(x, order).stacked()  # (K, N, C)
         for layer in self.layers[:-1]:
-            rows = activation_jet(_rows_linear(rows, layer.weight), layer.bias, self.activation, order, x.shape[1])
+            rows = activation_jet(_rows_linear(rows, layer.weight), layer.bias, self.activation, order, x.shape[1],
+                                  self.compiled_jets)
         last = self.layers[-1]
         out = _rows_linear(rows, last.weight)
         out = torch.cat([(out[0] + last.bias).unsqueeze(0), out[1:]], 0)

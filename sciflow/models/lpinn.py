@@ -66,6 +66,11 @@ class LagrangianPINN(PointwiseModel):
         self.lagrangian_points = int(lagrangian_points)
 
     # ------------------------------------------------------------ Lagrangian branches
+    def compile_jets(self) -> None:
+        """``compile: true``: both networks' activation jets as compiled kernels (``CompilesJets``)."""
+        self.characteristic_net.compile_jets()
+        self.state_net.compile_jets()
+
     def make_ansatz(self, x0t: torch.Tensor) -> Ansatz:
         """Detached jets of the state's hard constraint u = u0(x0) + (t/T)·N_u at fixed points."""
         return problem_ansatz(self.problem, x0t)

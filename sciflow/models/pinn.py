@@ -82,6 +82,10 @@ class PINN(PointwiseModel):
         modes = stream_modes(problem) if output == "stream" and boundary == "hard" else 0
         self.mode_coeffs = nn.Parameter(torch.zeros(modes)) if modes else None
 
+    def compile_jets(self) -> None:
+        """``compile: true``: the network's activation jets as compiled kernels (:class:`CompilesJets`)."""
+        self.net.compile_jets()
+
     def make_ansatz(self, x: torch.Tensor) -> Ansatz | StreamAnsatz | None:
         """The (detached) hard-constraint jets at fixed points x; pass them to ``forward``."""
         if self.boundary != "hard":
