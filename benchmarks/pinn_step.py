@@ -11,8 +11,8 @@ For each case (a config's problem, model and collocation points):
 Matmul and step timings alternate in blocks (``--rounds``) so both see the same machine load,
 which is recorded (load average before and after). The step runs three ways: with the fused jets
 ``MLP.jet`` (what training uses), with the op-by-op jet rules ``MLP.jet_op_by_op`` (the
-formula the fused path replaced) and with the compiled jets (``MLP.compile_jets``, what training
-uses with ``compile: true``), on the same points from the same initial weights; the first losses of all
+formula the fused path replaced) with the compiled jets (``MLP.compile_jets``), with the module wrapped in ``torch.compile`` and with
+both (what training does with ``compile: true``), on the same points from the same initial weights; the first losses of all
 are recorded to show they agree. Like ``sciflow train``, the process keeps freed
 memory for reuse (``sciflow/training/allocator.py``); page faults per step are counted.
 
@@ -55,12 +55,13 @@ def build_case(config: Path):
     return spec, model, objective, dtype
 
 
-def stepper(model, objective):
+def stepper(model, objective, call=None):
+    """One Adam step of ``model`` (through ``call``, a wrapper of it, when given)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        total, _ = objective.loss(model, 0)
+        total, _ = objective.loss(model if call is None else call, 0)
         total.backward()
         opt.step()
         return float(total.detach())
@@ -96,8 +97,11 @@ def measure(name: str, config: Path, steps: int, rounds: int) -> list[dict]:
     op_by_op.net.jet = lambda x, order=order, net=op_by_op.net: net.jet_op_by_op(x, order)
     compiled = copy.deepcopy(model)
     compiled.net.compile_jets()
+    module, both = copy.deepcopy(model), copy.deepcopy(compiled)
     variants = {"fused jets": stepper(model, objective), "op-by-op jets": stepper(op_by_op, objective),
-                "compiled jets": stepper(compiled, objective)}
+                "compiled jets": stepper(compiled, objective),
+                "torch.compile(module)": stepper(module, objective, torch.compile(module)),
+                "compile: true": stepper(both, objective, torch.compile(both))}
     first_loss, first_s = {}, {}
     for k, step in variants.items():  # same weights, same points; the compiled variant compiles here
         t0 = time.perf_counter()
@@ -159,7 +163,9 @@ def main():
             "median CPU time of this thread in it; ratio = step_ms / floor_ms. 'op-by-op jets' is the same "
             "step through the Jet rules with every product recorded by autograd (the formula the fused activation replaced); "
             "'compiled jets' the fused activations as TorchInductor kernels (``compile: true``; "
-            "sciflow/autodiff/compiled_activation.py), first_step_s including their compilation.\n")
+            "sciflow/autodiff/compiled_activation.py), 'torch.compile(module)' the whole model wrapped in torch.compile "
+            "(what compile: true does to other models), 'compile: true' both (what it does to a PINN); first_step_s "
+            "includes compilation (less when Inductor's on-disk cache already holds the kernels).\n")
     write_results("pinn_step", rows, meta, md)
     print(md)
 

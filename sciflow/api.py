@@ -178,9 +178,9 @@ def _train_locked(spec: Spec, setup: _Setup, run_dir: Path, resume: bool, progre
     generator = torch.Generator().manual_seed(spec.seed + 1000 * rank)
     setup.objective.setup(device, DTYPES[spec.dtype], generator, rank, world)
     if spec.compile and isinstance(setup.model, CompilesJets):
-        setup.model.compile_jets()  # its forward is jet propagation: compile the jet kernels, not the module
+        setup.model.compile_jets()  # the jet kernels, which module-level tracing does not fuse
     net = wrap_ddp(setup.model, device, world)
-    if spec.compile and not isinstance(setup.model, CompilesJets):
+    if spec.compile:
         net = torch.compile(net)
     trainer = Trainer(spec, net, setup.objective, run_dir, device, DTYPES[spec.dtype], generator, rank, world, progress)
     trainer.fit(resume=resume, stop_after=stop_after)

@@ -77,8 +77,8 @@ class NeuralProcess(Protocol):
 @runtime_checkable
 class CompilesJets(Protocol):
     """A model whose training forward is derivative-jet propagation through MLPs (PINNs): ``compile: true``
-    compiles its activation jet kernels (:meth:`sciflow.models.layers.MLP.compile_jets`) rather than
-    wrapping the whole module in ``torch.compile``, which traces every jet product separately."""
+    also compiles its activation jet kernels (:meth:`sciflow.models.layers.MLP.compile_jets`), which
+    ``torch.compile`` of the module does not fuse (benchmarks/results/pinn_step.md)."""
 
     def compile_jets(self) -> None: ...
 

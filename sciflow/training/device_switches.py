@@ -4,8 +4,8 @@
   (matrix products and convolutions in bfloat16, reductions and the optimiser in the run's dtype). It is
   a CUDA feature here: on a CPU or MPS device the switch is refused rather than silently emulated.
 * ``compile: true`` wraps the model in ``torch.compile`` (TorchInductor: Triton kernels on CUDA, C++ on
-  CPU); a model whose forward is derivative-jet propagation (``CompilesJets``: the PINNs) compiles its
-  activation jet kernels instead (benchmarks/results/pinn_step.md). MPS is refused (no Inductor backend
+  CPU); a model whose forward is derivative-jet propagation (``CompilesJets``: the PINNs) also compiles its
+  activation jet kernels (benchmarks/results/pinn_step.md). MPS is refused (no Inductor backend
   there in the supported torch versions).
 """
 

@@ -68,8 +68,7 @@ def test_compiled_stream_function_pinn_trains_with_the_same_losses():
 
 
 def test_compile_true_in_a_spec_compiles_the_pinn_jets(tmp_path, monkeypatch):
-    """``compile: true`` reaches the PINN's jet kernels, and the module itself is not wrapped in
-    ``torch.compile`` (which would trace every jet product separately)."""
+    """``compile: true`` reaches the PINN's jet kernels, and wraps the module in ``torch.compile``."""
     import sciflow
     from sciflow.models.layers import MLP
     from sciflow.spec import spec_from_dict
@@ -85,4 +84,4 @@ def test_compile_true_in_a_spec_compiles_the_pinn_jets(tmp_path, monkeypatch):
                            "training": {"phases": [{"optimizer": "adam", "steps": 2, "lr": 1e-3}]}})
     sciflow.train(spec, out=tmp_path / "run", progress=False)
     assert len(compiled_nets) == 1 and compiled_nets[0].compiled_jets
-    assert wrapped == []
+    assert len(wrapped) == 1 and isinstance(wrapped[0], PINN) and wrapped[0].net is compiled_nets[0]
