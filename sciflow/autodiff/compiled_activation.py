@@ -118,3 +118,10 @@ class CompiledActivationJet3(torch.autograd.Function):
         gz, gb = _jet3_backward(g.contiguous(), *ctx.saved_tensors, ctx.terms)
         return gz, gb, None, None
 
+
+def compiled_activation_jet(z: torch.Tensor, bias: torch.Tensor, name: str, order: int, dim: int) -> torch.Tensor:
+    """:func:`~sciflow.autodiff.fused_activation.activation_jet` through the compiled kernels: σ(z + bias) of a
+    stacked jet z (K, N, C) of ``order`` 2 or 3 over ``dim`` inputs → (K, N, C)."""
+    if order == 2:
+        return CompiledActivationJet2.apply(z, bias, name)
+    return CompiledActivationJet3.apply(z, bias, name, dim)

@@ -213,15 +213,8 @@ def _third_order_terms(dim: int) -> _Terms:
                   third=tuple(third), product_factors=tuple(factors))
 
 
-def activation_jet(z: torch.Tensor, bias: torch.Tensor, name: str, order: int, dim: int,
-                   compiled: bool = False) -> torch.Tensor:
-    """σ(z + bias) of a stacked jet z (K, N, C) of ``order`` 2 or 3 over ``dim`` inputs → (K, N, C);
-    ``compiled``: through the compiler-fused kernels of :mod:`sciflow.autodiff.compiled_activation`."""
-    if compiled:
-        from sciflow.autodiff.compiled_activation import CompiledActivationJet2, CompiledActivationJet3
-
-        return CompiledActivationJet2.apply(z, bias, name) if order == 2 else \
-            CompiledActivationJet3.apply(z, bias, name, dim)
+def activation_jet(z: torch.Tensor, bias: torch.Tensor, name: str, order: int, dim: int) -> torch.Tensor:
+    """σ(z + bias) of a stacked jet z (K, N, C) of ``order`` 2 or 3 over ``dim`` inputs → (K, N, C)."""
     if order == 2:
         return ActivationJet2.apply(z, bias, name)
     return ActivationJet3.apply(z, bias, name, dim)

@@ -7,8 +7,9 @@ import math
 import torch
 from torch import nn
 
-from sciflow.autodiff.jet import Jet
+from sciflow.autodiff.compiled_activation import compiled_activation_jet
 from sciflow.autodiff.fused_activation import activation_jet
+from sciflow.autodiff.jet import Jet
 from sciflow.autodiff.jet3 import Jet3
 
 ACTIVATIONS = ("tanh", "sin")
@@ -126,9 +127,9 @@ class MLP(nn.Module):
         all K·N rows and one fused autograd function for the activation's chain rule
         (:mod:`sciflow.autodiff.fused_activation`; compiled kernels after :meth:`compile_jets`)."""
         rows = self._input_jet(x, order).stacked()  # (K, N, C)
+        kernel = compiled_activation_jet if self.compiled_jets else activation_jet
         for layer in self.layers[:-1]:
-            rows = activation_jet(_rows_linear(rows, layer.weight), layer.bias, self.activation, order, x.shape[1],
-                                  self.compiled_jets)
+            rows = kernel(_rows_linear(rows, layer.weight), layer.bias, self.activation, order, x.shape[1])
         last = self.layers[-1]
         out = _rows_linear(rows, last.weight)
         out = torch.cat([(out[0] + last.bias).unsqueeze(0), out[1:]], 0)

@@ -1,46 +1,27 @@
-"""The shared PDE-problem abstraction every model family reads from, and its declared capabilities.
+"""The shared PDE-problem abstraction every model family reads from.
 
 A :class:`Problem` is a PDE on a domain with its conditions, parameters and reference data.
 What a problem *is* (inputs, fields, parameters, input bounds, input symmetries, the case
 evaluator that adds to the generic field comparison) is declared on :class:`Problem` with
-defaults. What a problem *can do* is a capability, a :class:`typing.Protocol` below; a problem
-has a capability when it defines that capability's hooks:
-
-==========================  ===================================================  ==========================
-capability                  hooks                                                used by
-==========================  ===================================================  ==========================
-:class:`PointwisePhysics`   ``residual(x, out) -> {name: (N,)}``, ``sample``      PINN, physics objective
-:class:`HardConstraints`    ``hard_constraint(output) -> (lift, dist[, modes])``  PINN (boundary: hard)
-:class:`SoftBoundary`       ``boundary_targets(n, generator)``                    PINN (boundary: soft)
-:class:`LagrangianForm`     ``lagrangian_residual``, ``speed_scale``, ``initial`` LPINN, lagrangian objective
-:class:`Trajectories`       ``t_in``, ``horizon``, ``dataset(split, ...)``        operators, rollout objectives
-:class:`StructuredGrid`     ``grid()``, ``stats()``                               channel operators
-:class:`Conservation`       ``constraints(grid) -> (G, b)``, ``G u = b``          ProbConserv
-:class:`StateConstraints`   ``conserved_quantities``, ``constraints(shape,       rollout constraint layer
-                            names) -> (G, b)`` on one state (or on a state
-                            and the one before: G = [G⁺ | G⁻], 2N columns)
-:class:`RolloutStatistics`  ``statistics_names``, ``rollout_statistics(pred,     rollout validation
-                            truth) -> {name: float}``
-:class:`FunctionSamples`    ``draw_functions(n, ...)``                            likelihood objective
-:class:`ReferenceSolution`  ``reference(progress) -> xarray.Dataset``             evaluation
-:class:`ExactSolution`      ``exact(x) -> (N, C)``                                evaluation, tests
-==========================  ===================================================  ==========================
-
-Building a run checks the capabilities its model and objective declare they need
-(:func:`require`) and stops with one :class:`~sciflow.errors.SciflowError` naming the missing hook.
+defaults. What a problem *can do* is a capability (:mod:`sciflow.problems.capabilities`, re-exported
+here): a problem has a capability when it defines that capability's hooks.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Callable, ClassVar, Sequence
 
 import torch
 
 from sciflow.autodiff.jet import Jet
 from sciflow.autodiff.jet3 import Jet3
 from sciflow.errors import SciflowError
+from sciflow.problems.capabilities import (  # noqa: F401 (re-exported: problems and plugins import them from here)
+    Conservation, ExactSolution, FunctionSamples, HardConstraints, LagrangianForm, PointwisePhysics,
+    ReferenceSolution, RolloutStatistics, SoftBoundary, StateConstraints, StructuredGrid, Trajectories,
+)
 from sciflow.registry import Registry
 
 PROBLEMS = Registry("problem", "problem.name", packages=("sciflow.problems",))
@@ -320,135 +301,6 @@ class Problem:
             return False
         self.set_params(**values)
         return True
-
-
-# --- capabilities -------------------------------------------------------------------------
-@runtime_checkable
-class PointwisePhysics(Protocol):
-    """Pointwise equations at collocation points (PINNs)."""
-
-    def residual(self, x: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]:
-        """Named residuals, each (N,), of the governing equations at x (N, D); ``out`` is a Jet of
-        the fields (value (N, C), d1 (N, D, C), d2 (N, D, C); mixed or third derivatives through
-        ``out.partial(...)`` when the problem declares ``derivative_order = 3``)."""
-
-    def sample(self, region: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n points (n, D) in ``region`` ("interior", "boundary", ...)."""
-
-
-@runtime_checkable
-class HardConstraints(Protocol):
-    """Dirichlet data imposed exactly: ``out = lift + distance * raw``."""
-
-    def hard_constraint(self, output: str = "primitive"):
-        """Functions (lift, distance), each x (N, D) → (N, C), for ``out = lift + distance * raw``.
-
-        ``output`` is "primitive" (the problem's fields) or "stream" (a stream function and
-        pressure, where the problem supports it). None when the problem has no hard constraint
-        for that output. A stream form may return a third function, ``modes``: x (N, D) → (N, K),
-        the ψ-modes whose coefficients the model learns (see :class:`StreamAnsatz`).
-        """
-
-
-@runtime_checkable
-class SoftBoundary(Protocol):
-    """Boundary conditions as penalty targets."""
-
-    def boundary_targets(self, n: int, generator: torch.Generator | None = None) -> "BoundaryTargets":
-        """(points, values, mask) of n boundary points."""
-
-
-@runtime_checkable
-class LagrangianForm(Protocol):
-    """1D transport along characteristics (Mojgani et al. 2023)."""
-
-    speed_scale: float
-
-    def lagrangian_residual(self, x0t: torch.Tensor, out: Jet) -> dict[str, torch.Tensor]: ...
-
-    def initial(self, x: torch.Tensor) -> torch.Tensor: ...
-
-
-@runtime_checkable
-class Trajectories(Protocol):
-    """Windows of gridded trajectories for operator learning."""
-
-    t_in: int
-    horizon: int
-
-    def dataset(self, split: str, t_out: int = 1, stride: int | None = 1): ...
-
-
-@runtime_checkable
-class StructuredGrid(Protocol):
-    """A fixed 3D grid and normalisation statistics of gridded fields (the channel)."""
-
-    def grid(self) -> dict:
-        """Coordinates {x (X,), y (Y,), z (Z,), lx, lz}."""
-
-    def stats(self) -> dict:
-        """{field: (mean, std)} of the training split."""
-
-
-@runtime_checkable
-class Conservation(Protocol):
-    """Linear conservation constraints ``G u = b`` on a grid."""
-
-    def constraints(self, grid, *args): ...
-
-
-@runtime_checkable
-class StateConstraints(Protocol):
-    """Exact linear constraints ``G u = b`` that every state of a trajectory satisfies, through the same
-    ``constraints`` hook as :class:`Conservation`, for the rollout constraint layer
-    (:mod:`sciflow.models.state_projection`). ``u`` is one physical state, frames layout ``(*S, V)``
-    flattened in C order (index ((s_0·S_1 + s_1)…)·V + v). A balance over one time step links a state u⁺
-    to the one before it, u⁻: its G has 2N columns, G [u⁺; u⁻] = b (the layer corrects u⁺ only)."""
-
-    #: The names ``constraints`` accepts, e.g. ("no_slip", "bulk_flow").
-    conserved_quantities: tuple[str, ...]
-
-    def constraints(self, grid, names: Sequence[str] | None = None):
-        """(G (M, N) or (M, 2N), b (M,)) float64 of the named quantities (None: all) for states of spatial
-        shape ``grid`` (a tuple S), N = prod(S)·V."""
-
-
-@runtime_checkable
-class RolloutStatistics(Protocol):
-    """Statistics by which a problem's autoregressive rollouts are judged (validation of rollout training)."""
-
-    #: The names of the scalar metrics ``rollout_statistics`` returns (all errors: lower is better).
-    statistics_names: tuple[str, ...]
-
-    def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-        """Errors of the statistics of a rollout ``pred`` (B, F, *S, V) against those of the data ``truth``
-        (B', F', *S, V), both physical units; F and F' may differ (statistics, not pointwise errors)."""
-
-
-@runtime_checkable
-class FunctionSamples(Protocol):
-    """A family of solutions on (t, x) ∈ t_range × x_range to draw (context, target) sets from (neural processes)."""
-
-    t_range: tuple[float, float]
-    x_range: tuple[float, float]
-
-    def draw_functions(self, n: int, targets_t: int = 10, targets_x: int = 10, generator=None, **kw): ...
-
-
-@runtime_checkable
-class ReferenceSolution(Protocol):
-    """Reference data as an ``xarray.Dataset``: fields on a rectilinear grid (dims among t, z, y, x)
-    or at scattered points (dim ``point`` with coordinates named as the inputs)."""
-
-    def reference(self, progress: bool = True): ...
-
-
-@runtime_checkable
-class ExactSolution(Protocol):
-    """A closed-form solution."""
-
-    def exact(self, x: torch.Tensor) -> torch.Tensor:
-        """Fields (N, C) at x (N, D)."""
 
 
 def missing_hooks(problem, capability: type) -> list[str]:
