@@ -357,7 +357,7 @@ SMALL = dict(nu=1e-3, T=3, resolution=16, solve_resolution=32, n_train=4, n_vali
 def test_ns2d_recipe_matches_direct_solve():
     """Frames are the solver's trajectories subsampled to the output grid, at t = 0, 1, ..., T;
     the batch size does not change them; stats are train-split only."""
-    from sciflow.cfd.spectral2d import _initial_vorticity, _ns2d_params
+    from sciflow.cfd.ns2d_recipe import _initial_vorticity, _ns2d_params
     from sciflow.data.recipes import run_recipe
 
     ds = run_recipe("ns2d", SMALL, progress=False)
