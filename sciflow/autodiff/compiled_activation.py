@@ -7,7 +7,7 @@ preallocated rows (fast op by op); that in-place form defeats the compiler's fus
 is this functional twin of the same equations. Each row op of the eager path reads and writes a
 (N, C) row through memory; the fused loop reads Z (and G) once. Used when a run sets ``compile: true``
 (:meth:`sciflow.models.layers.MLP.compile_jets`); the two agree to round-off
-(``tests/autodiff/test_compiled_activation.py``).
+(``tests/autodiff/test_fused_activation.py``).
 """
 
 from __future__ import annotations
