@@ -162,7 +162,7 @@ def main():
             "matmul timed in the same run; step_ms = median wall time of a step (Adam), step_cpu_ms the "
             "median CPU time of this thread in it; ratio = step_ms / floor_ms. 'op-by-op jets' is the same "
             "step through the Jet rules with every product recorded by autograd (the formula the fused activation replaced); "
-            "'compiled jets' the fused activations as TorchInductor kernels (``compile: true``; "
+            "'compiled jets' the fused activations as TorchInductor kernels ("
             "sciflow/autodiff/compiled_activation.py), 'torch.compile(module)' the whole model wrapped in torch.compile "
             "(what compile: true does to other models), 'compile: true' both (what it does to a PINN); first_step_s "
             "includes compilation (less when Inductor's on-disk cache already holds the kernels).\n")
