@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from sciflow.autodiff.fused_activation import _Terms, _third_order_terms, activation_derivatives
+from sciflow.autodiff.fused_activation import ThirdOrderTerms, activation_derivatives, third_order_terms
 
 
 def jet2_forward(z: torch.Tensor, bias: torch.Tensor, name: str) -> tuple:
@@ -37,8 +37,8 @@ def jet2_backward(g: torch.Tensor, z1: torch.Tensor, s1: torch.Tensor, u: torch.
     return gz, ga.sum(0)
 
 
-def jet3_forward(z: torch.Tensor, bias: torch.Tensor, name: str, t: _Terms) -> tuple:
-    """Eq. (3): Z (K, N, C) over the inputs of the rows ``t`` (``_third_order_terms(dim)``) → out (K, N, C),
+def jet3_forward(z: torch.Tensor, bias: torch.Tensor, name: str, t: ThirdOrderTerms) -> tuple:
+    """Eq. (3): Z (K, N, C) over the inputs of the rows ``t`` (``third_order_terms(dim)``) → out (K, N, C),
     and for the backward U (K − 1, N, C),
     s_1, s_2, s_3 (N, C) and the products z_i z_j of first-order rows stacked (P, N, C), i ≤ j."""
     s = activation_derivatives(name, z[0] + bias, 4)
@@ -57,7 +57,7 @@ def jet3_forward(z: torch.Tensor, bias: torch.Tensor, name: str, t: _Terms) -> t
 
 
 def jet3_backward(g: torch.Tensor, z: torch.Tensor, u: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor,
-                  s3: torch.Tensor, pair: torch.Tensor, t: _Terms) -> tuple:
+                  s3: torch.Tensor, pair: torch.Tensor, t: ThirdOrderTerms) -> tuple:
     """The gradient of eq. (3): G (K, N, C) → (∂L/∂Z (K, N, C), ∂L/∂bias (C,))."""
     ga = g[0] * s1 + (g[1:] * u).sum(0)
     gz = [ga] + [g[r] * s1 for r in range(1, z.shape[0])]
@@ -107,7 +107,7 @@ class CompiledActivationJet3(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, bias: torch.Tensor, name: str, dim: int) -> torch.Tensor:
-        ctx.terms = _third_order_terms(dim)
+        ctx.terms = third_order_terms(dim)
         out, u, s1, s2, s3, pairs = _jet3_forward(z, bias, name, ctx.terms)
         ctx.save_for_backward(z, u, s1, s2, s3, pairs)
         return out

@@ -117,7 +117,7 @@ class ActivationJet3(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, bias: torch.Tensor, name: str, dim: int) -> torch.Tensor:
-        t = _third_order_terms(dim)
+        t = third_order_terms(dim)
         s = activation_derivatives(name, z[0] + bias, 4)
         out = torch.empty_like(z)
         out[0] = s[0]
@@ -143,7 +143,7 @@ class ActivationJet3(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, g: torch.Tensor):
         z, u, s1, s2, s3, *pair = ctx.saved_tensors
-        t = _third_order_terms(ctx.dim)
+        t = third_order_terms(ctx.dim)
         gz = torch.empty_like(z)
         torch.mul(g[1:], s1, out=gz[1:])
         ga = torch.addcmul((g[1:] * u).sum(0), g[0], s1, out=gz[0])
@@ -165,7 +165,7 @@ class ActivationJet3(torch.autograd.Function):
 
 
 @dataclass(frozen=True)
-class _Terms:
+class ThirdOrderTerms:
     """Rows (in multi-index order) that the products of eq. (3) read, for ``dim`` inputs:
 
     pairs            (row of z_i, row of z_j) for i ≤ j: the products z_i z_j, formed once
@@ -183,7 +183,7 @@ class _Terms:
 
 
 @lru_cache(maxsize=None)
-def _third_order_terms(dim: int) -> _Terms:
+def third_order_terms(dim: int) -> ThirdOrderTerms:
     index = {a: k for k, a in enumerate(multi_indices(dim))}
 
     def row(*axes):
@@ -208,7 +208,7 @@ def _third_order_terms(dim: int) -> _Terms:
             rest.remove(f)
             grads.append((row(f), pair_at[tuple(rest)], float(axes.count(f))))
         factors.append(tuple(grads))
-    return _Terms(pairs=tuple((row(i), row(j)) for i, j in axis_pairs),
+    return ThirdOrderTerms(pairs=tuple((row(i), row(j)) for i, j in axis_pairs),
                   second=tuple((row(i, j), pair_at[i, j]) for i, j in axis_pairs),
                   third=tuple(third), product_factors=tuple(factors))
 
