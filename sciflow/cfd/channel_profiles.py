@@ -23,6 +23,7 @@ The skin friction and the flow rate of a rollout against the reference (:func:`w
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 class ProfileAccumulator:
@@ -62,6 +63,23 @@ def profiles(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     acc = ProfileAccumulator()
     acc.add(fields)
     return acc.profiles()
+
+
+PLANE_STATISTICS = ("U", "u_rms", "v_rms", "w_rms", "uv")
+
+
+def plane_statistics(frames: torch.Tensor) -> torch.Tensor:
+    """The profiles of each single state, differentiable (torch): frames (B, F, X, Y, Z, 3) → (B, F, 5, Y − 2),
+    over the interior rows 1 … Y−2 (the walls hold u = 0), in the order of ``PLANE_STATISTICS``:
+    U(y) = ⟨u⟩_xz, u'_i(y) = ⟨(u_i − ⟨u_i⟩_xz)²⟩_xz^{1/2} (i = u, v, w), ⟨u'v'⟩_xz(y)."""
+    if frames.dim() != 6 or frames.shape[-1] != 3:
+        raise ValueError(f"plane_statistics: frames must be (B, F, X, Y, Z, 3), got {tuple(frames.shape)}")
+    f = frames[:, :, :, 1:-1]
+    mean = f.mean(dim=(2, 4), keepdim=True)  # (B, F, 1, Y−2, 1, 3)
+    fl = f - mean
+    rms = (fl * fl).mean(dim=(2, 4)).clamp_min(1e-30).sqrt()  # (B, F, Y−2, 3)
+    uv = (fl[..., 0] * fl[..., 1]).mean(dim=(2, 4))  # (B, F, Y−2)
+    return torch.stack([mean[:, :, 0, :, 0, 0], rms[..., 0], rms[..., 1], rms[..., 2], uv], dim=2)
 
 
 def wall_slope_weights(y: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ from sciflow.autodiff.jet3 import Jet3
 from sciflow.errors import SciflowError
 from sciflow.problems.capabilities import (  # noqa: F401 (re-exported: problems and plugins import them from here)
     Conservation, ExactSolution, FunctionSamples, HardConstraints, LagrangianForm, PointwisePhysics,
-    ReferenceSolution, RolloutStatistics, SoftBoundary, StateConstraints, StructuredGrid, Trajectories,
+    ReferenceSolution, RolloutStatistics, SoftBoundary, StateConstraints, StateStatistics, StructuredGrid,
+    Trajectories,
 )
 from sciflow.registry import Registry
 

@@ -137,6 +137,21 @@ class RolloutStatistics(Protocol):
 
 
 @runtime_checkable
+class StateStatistics(Protocol):
+    """Differentiable statistics of single states, which a rollout objective can match against the data's
+    (``objective.statistics_weight``): a model trained on pointwise errors alone regresses towards the
+    conditional mean and loses fluctuation energy step by step; matching each predicted state's statistics to
+    its target's penalises that loss directly."""
+
+    #: The names of the K profiles ``state_statistics`` returns, in order (e.g. ("U", "u_rms", ...)).
+    state_statistics_names: tuple[str, ...]
+
+    def state_statistics(self, frames: torch.Tensor) -> torch.Tensor:
+        """Profiles (B, F, K, L) of physical frames (B, F, *S, V): K named profiles of L values each, every
+        one a differentiable function of its own frame only."""
+
+
+@runtime_checkable
 class FunctionSamples(Protocol):
     """A family of solutions on (t, x) ∈ t_range × x_range to draw (context, target) sets from (neural processes)."""
 

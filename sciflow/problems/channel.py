@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sciflow.cfd.channel_profiles import PLANE_STATISTICS, plane_statistics
 from sciflow.errors import SciflowError
 from sciflow.problems.base import Field, Problem, register_problem
 
@@ -222,6 +223,14 @@ class TurbulentChannel(Problem):
         return G, torch.tensor(rhs, dtype=torch.float64)
 
     # ------------------------------------------------------------------ rollout statistics
+    state_statistics_names = PLANE_STATISTICS
+
+    def state_statistics(self, frames: torch.Tensor) -> torch.Tensor:
+        """Plane profiles (B, F, 5, Y − 2) of each physical state (B, F, X, Y, Z, 3): the mean streamwise
+        velocity, the three rms and the Reynolds shear stress over x and z, interior rows
+        (:func:`sciflow.cfd.channel_profiles.plane_statistics`)."""
+        return plane_statistics(frames)
+
     statistics_names = ("profile_max_rel_err", "U_max_rel_err", "rms_max_rel_err")
 
     def rollout_statistics(self, pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:

@@ -27,6 +27,16 @@ errors of an untrained model). Each stage trains on every window of its horizon;
 The horizon is a pure function of the step, and the window set of the current stage is part of
 the objective state, so a run resumed mid-curriculum sees the same batches and losses.
 
+``statistics_weight: λ`` > 0 (a problem with :class:`~sciflow.problems.base.StateStatistics`) adds λ times the
+mean relative error of each predicted state's own profiles S_k (channel: U, u'_rms, v'_rms, w'_rms, ⟨u'v'⟩ over
+the homogeneous planes) against its target's, over the trained steps:
+
+    L = L_data + λ · mean_{b, s, k} ‖S_k(ŷ_{b,s}) − S_k(y_{b,s})‖₂ / ‖S_k(y_{b,s})‖₂.
+
+A model trained on pointwise errors alone is pulled towards the conditional mean of the next state, which
+has less fluctuation energy than any state of the flow; rolled out, it damps the fluctuations step after
+step. The term penalises that loss of energy at every step.
+
 ``constraints: [name, ...]`` projects every predicted state onto the exact linear constraints the
 problem declares (:mod:`sciflow.models.state_projection`, ProbConserv's update with Σ = I), in the
 training rollouts and in validation; the projection is linear, so gradients pass through it.
@@ -51,7 +61,7 @@ import torch
 from sciflow.errors import SciflowError
 from sciflow.models.base import OperatorModel
 from sciflow.models.state_projection import state_projection
-from sciflow.problems.base import RolloutStatistics, StateConstraints, Trajectories
+from sciflow.problems.base import RolloutStatistics, StateConstraints, StateStatistics, Trajectories
 from sciflow.problems.schedule import StepSchedule
 from sciflow.training.objectives import Objective, register_objective
 from sciflow.training.rollout_validation import validation_rollout_metrics
@@ -82,8 +92,8 @@ class RolloutObjective(Objective):
     """Multi-step rollout loss over windows of ``steps`` target frames (see the module docstring).
 
     Spec keys: steps (frames unrolled) or horizon_schedule ([[step, frames], ...]), batch_size,
-    loss (rel_l2 | rel_mse), pushforward, input_noise, constraints (names the problem declares),
-    validation_batch, validation_steps (frames forecast in validation), validation_metric.
+    loss (rel_l2 | rel_mse), pushforward, input_noise, statistics_weight, constraints (names the problem
+    declares), validation_batch, validation_steps (frames forecast in validation), validation_metric.
     """
 
     problem_needs = (Trajectories,)
@@ -92,7 +102,8 @@ class RolloutObjective(Objective):
     def __init__(self, problem, model, steps: int | None = None, batch_size: int = 16, loss: str = "rel_l2",
                  pushforward: bool = False, validation_batch: int = 32, input_noise: float = 0.0,
                  horizon_schedule: list | None = None, validation_steps: int | None = None,
-                 validation_metric: str = "rel_l2", constraints: list | None = None):
+                 validation_metric: str = "rel_l2", constraints: list | None = None,
+                 statistics_weight: float = 0.0):
         if loss not in ("rel_l2", "rel_mse"):
             raise SciflowError(f"objective.loss: must be 'rel_l2' or 'rel_mse', got {loss!r}")
         if horizon_schedule is not None:
@@ -110,6 +121,12 @@ class RolloutObjective(Objective):
         if input_noise < 0:
             raise SciflowError(f"objective.input_noise must be >= 0, got {input_noise}")
         self.input_noise = float(input_noise)
+        if not statistics_weight >= 0:
+            raise SciflowError(f"objective.statistics_weight must be >= 0, got {statistics_weight}")
+        if statistics_weight > 0 and not isinstance(problem, StateStatistics):
+            raise SciflowError(f"objective.statistics_weight: problem '{problem.name}' declares no state statistics "
+                               "(state_statistics_names, state_statistics(frames))")
+        self.statistics_weight = float(statistics_weight)
         self.validation_steps = int(problem.horizon if validation_steps is None else validation_steps)
         if self.validation_steps < 1:
             raise SciflowError(f"objective.validation_steps must be >= 1, got {validation_steps}")
@@ -186,8 +203,22 @@ class RolloutObjective(Objective):
         pred = rollout(model, x, h, detach_until=detach, project=self.project)
         first = h - 1 if self.pushforward else 0
         per_step = torch.stack([relative_error(pred[:, s], y[:, s], self.kind).mean() for s in range(first, h)])
-        total = per_step.mean()
-        return total, {self.kind: total.detach(), "horizon": torch.tensor(float(h))}
+        data = per_step.mean()
+        logs = {self.kind: data.detach(), "horizon": torch.tensor(float(h))}
+        if self.statistics_weight == 0:
+            return data, logs
+        stats = self.statistics_error(pred, y)[:, first:h].mean()
+        logs["statistics"] = stats.detach()
+        return data + self.statistics_weight * stats, logs
+
+    def statistics_error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """‖S_k(ŷ) − S_k(y)‖₂ / ‖S_k(y)‖₂ averaged over k, per sample and frame (B, F), of batches of frames
+        in the windows' layout (normalised units; module docstring)."""
+        w = self.train
+        sp = self.problem.state_statistics(w.as_frames(w.denormalise(pred)))
+        st = self.problem.state_statistics(w.as_frames(w.denormalise(target))).detach()
+        return (torch.linalg.vector_norm(sp - st, dim=-1) /
+                torch.linalg.vector_norm(st, dim=-1).clamp_min(1e-30)).mean(-1)
 
     def state_dict(self):
         return {"seed": self.seed, "epoch": self.epoch, "position": self.position, "horizon": self.horizon,

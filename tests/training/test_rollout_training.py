@@ -215,3 +215,34 @@ def test_bundled_channel_rollout_config_builds_its_curriculum():
     _, _, obj = build(spec_from_dict(raw))
     assert [obj.horizon_at(k) for k in (0, 799, 800, 1599, 1600, 2499)] == [1, 1, 2, 2, 4, 4]
     assert obj.pushforward and obj.validation_metric == "profile_max_rel_err" and obj.validation_steps == 100
+
+
+def test_statistics_weight_adds_each_states_profile_error(tmp_path):
+    """objective.statistics_weight: the loss is the data loss plus λ times the mean relative error of the plane
+    profiles (U, u'_rms, v'_rms, w'_rms, <u'v'>) of each predicted state against its target's. A prediction whose
+    fluctuations are halved about the exact plane means has errors 0 (U), ½ (three rms) and ¾ (<u'v'>): 0.45."""
+    spec = channel_spec({"name": "rollout", "steps": 1, "batch_size": 2, "statistics_weight": 0.5})
+    problem, model, obj = build(spec)
+    obj.setup(torch.device("cpu"), torch.float64, torch.Generator().manual_seed(0))
+    model.double()
+    w = obj.train
+    _, y = w[0]
+    target = y[None].double()
+    phys = w.as_frames(w.denormalise(target))
+    mean = phys.mean(dim=(2, 4), keepdim=True)
+    damped = w.from_frames(w.normalise(mean + 0.5 * (phys - mean)))
+    assert obj.statistics_error(target, target).abs().max() == 0
+    assert obj.statistics_error(damped, target).item() == pytest.approx(0.45, abs=1e-12)
+
+    total, logs = obj.loss(model, 0)
+    assert total.item() == pytest.approx(logs["rel_l2"].item() + 0.5 * logs["statistics"].item(), rel=1e-12)
+    total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_statistics_weight_is_refused_where_it_cannot_apply(ns2d):
+    problem, model = ns2d
+    with pytest.raises(SciflowError, match="objective.statistics_weight: problem 'ns2d' declares no state statistics"):
+        _objective(problem, model, statistics_weight=1.0)
+    with pytest.raises(SciflowError, match="objective.statistics_weight must be >= 0"):
+        _objective(problem, model, statistics_weight=-1.0)
