@@ -52,6 +52,9 @@ trajectory holds, and a problem with :class:`~sciflow.problems.base.RolloutStati
 of the rollout's statistics against those of the stored frames after the input (channel: mean and
 rms profiles; 2D turbulence: energy spectrum, enstrophy), so for a statistically stationary flow the
 forecast may run past the stored frames (:mod:`sciflow.training.rollout_validation`). ``validation_metric`` names the metric that selects ``best.pt`` (default ``rel_l2``).
+``validation_rollouts: N`` forecasts from the first N validation trajectories only (default all), so that
+a rollout as long as the evaluation's can select the checkpoint at N/n_val of the cost; the statistics
+are still judged against the stored frames of every validation trajectory.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ class RolloutObjective(Objective):
 
     Spec keys: steps (frames unrolled) or horizon_schedule ([[step, frames], ...]), batch_size,
     loss (rel_l2 | rel_mse), pushforward, input_noise, statistics_weight, constraints (names the problem
-    declares), validation_batch, validation_steps (frames forecast in validation), validation_metric.
+    declares), validation_batch, validation_steps (frames forecast in validation), validation_rollouts
+    (trajectories forecast in validation), validation_metric.
     """
 
     problem_needs = (Trajectories,)
@@ -103,7 +107,7 @@ class RolloutObjective(Objective):
                  pushforward: bool = False, validation_batch: int = 32, input_noise: float = 0.0,
                  horizon_schedule: list | None = None, validation_steps: int | None = None,
                  validation_metric: str = "rel_l2", constraints: list | None = None,
-                 statistics_weight: float = 0.0):
+                 statistics_weight: float = 0.0, validation_rollouts: int | None = None):
         if loss not in ("rel_l2", "rel_mse"):
             raise SciflowError(f"objective.loss: must be 'rel_l2' or 'rel_mse', got {loss!r}")
         if horizon_schedule is not None:
@@ -130,6 +134,9 @@ class RolloutObjective(Objective):
         self.validation_steps = int(problem.horizon if validation_steps is None else validation_steps)
         if self.validation_steps < 1:
             raise SciflowError(f"objective.validation_steps must be >= 1, got {validation_steps}")
+        if validation_rollouts is not None and not (isinstance(validation_rollouts, int) and validation_rollouts >= 1):
+            raise SciflowError(f"objective.validation_rollouts must be an integer >= 1, got {validation_rollouts!r}")
+        self.validation_rollouts = validation_rollouts
         allowed = ("rel_l2", *(problem.statistics_names if isinstance(problem, RolloutStatistics) else ()))
         if validation_metric not in allowed:
             raise SciflowError(f"objective.validation_metric: '{validation_metric}' is not one of {list(allowed)} "
@@ -241,7 +248,7 @@ class RolloutObjective(Objective):
             self.val = self.problem.dataset("validation", t_out=min(self.validation_steps, frames - self.problem.t_in),
                                             stride=None)
         m = validation_rollout_metrics(model, self.problem, self.val, self.validation_steps, self.validation_batch,
-                                       self.device, self.dtype, self.project)
+                                       self.device, self.dtype, self.project, self.validation_rollouts)
         return {self.validation_metric: m[self.validation_metric], **m}
 
 

@@ -246,3 +246,31 @@ def test_statistics_weight_is_refused_where_it_cannot_apply(ns2d):
         _objective(problem, model, statistics_weight=1.0)
     with pytest.raises(SciflowError, match="objective.statistics_weight must be >= 0"):
         _objective(problem, model, statistics_weight=-1.0)
+
+
+def test_validation_rollouts_forecasts_from_the_first_trajectories_only(ns2d, monkeypatch):
+    """objective.validation_rollouts: N forecasts from the first N validation trajectories; rel_l2 is theirs,
+    and the statistics of those forecasts are judged against the stored frames of every validation trajectory."""
+    from sciflow.training.unroll import relative_error, rollout
+
+    problem, model = ns2d
+    seen = []
+    original = type(problem).rollout_statistics
+    monkeypatch.setattr(type(problem), "rollout_statistics",
+                        lambda self, pred, truth: seen.append((pred, truth)) or original(self, pred, truth))
+    obj = _objective(problem, model, steps=1, validation_steps=3, validation_rollouts=1)
+    m = obj.validate(model)
+    val = obj.val
+    assert len(val) == 2 and len(seen) == 1
+    pred, truth = seen[0]
+    stored = torch.cat([val.as_frames(val.denormalise(val[i][1][None].double())) for i in range(len(val))])
+    assert pred.shape[0] == 1 and torch.equal(truth, stored)
+    x, y = val[0]
+    with torch.no_grad():
+        own = rollout(model, x[None], 3)
+    first = relative_error(val.as_frames(val.denormalise(own.double())), val.as_frames(val.denormalise(y[None].double())))
+    assert m["rel_l2"] == pytest.approx(float(first.mean()), rel=1e-6)
+    assert torch.allclose(pred, val.as_frames(val.denormalise(own.double())))
+    for bad in (0, 1.5):
+        with pytest.raises(SciflowError, match="objective.validation_rollouts must be an integer >= 1"):
+            _objective(problem, model, validation_rollouts=bad)
