@@ -300,6 +300,7 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
 
     from sciflow.data.io import check_writable
     from sciflow.evaluation.report import evaluate_run
+    from sciflow.training.allocator import keep_freed_memory
     from sciflow.training.checkpoint import non_finite_weights
 
     from sciflow.evaluation.report import check_evaluation_keys, evaluation_subdir
@@ -324,6 +325,7 @@ def evaluate(path: str | os.PathLike, progress: bool = True, params: dict | None
     if bad:
         raise SciflowError(f"{path}: the weights {bad[:3]} are not finite (the run diverged at or before step "
                            f"{run.step}); nothing to evaluate")
+    keep_freed_memory()  # a rollout allocates the same tensors every step, as training does
     with _out_of_memory_as_error("evaluation"):
         metrics = evaluate_run(run, progress=progress, subdir=subdir)
     non_finite = sorted(k for k, v in metrics.items() if v is None or (isinstance(v, float) and not math.isfinite(v)))

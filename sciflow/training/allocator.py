@@ -4,7 +4,8 @@ A training step allocates and frees the same few hundred tensors every step. gli
 serves blocks above its mmap threshold (128 KiB at start, raised as blocks are freed) with
 fresh ``mmap`` pages and gives the free top of the heap back to the OS beyond its trim
 threshold, so each step pays a page fault (and the kernel zeroing the page) for every 4 KiB
-it touches again (thousands per PINN step; ``benchmarks/pinn_step.py`` counts them).
+it touches again (thousands per PINN step; ``benchmarks/pinn_step.py`` counts them). An evaluation's
+rollout does the same every step: training and evaluation both set it.
 Fixing the mmap threshold at its largest value (32 MiB) and the trim threshold at 512 MiB
 keeps those blocks in the heap: the step's memory is reused, and the process keeps up to
 512 MiB of free heap instead of returning it.
