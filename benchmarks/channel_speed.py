@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import machine, markdown_table, write_results  # noqa: E402
 from sciflow.api import load_run  # noqa: E402
+from sciflow.errors import SciflowError  # noqa: E402
 from sciflow.evaluation.channel_eval import les_seconds_per_time_unit  # noqa: E402
 from sciflow.evaluation.channel_les_rollout import LES_DT  # noqa: E402
 from sciflow.models.state_projection import state_projection  # noqa: E402
@@ -45,6 +46,8 @@ class TimedSurrogate:
     def __init__(self, path: Path):
         self.run = load_run(path, "best.pt")
         problem = self.run.problem
+        if problem.name != "channel":
+            raise SciflowError(f"--runs {path}: a run of problem '{problem.name}', not of the channel")
         test = problem.dataset("test", t_out=1, stride=None)
         self.x0 = torch.stack([test[i][0] for i in range(len(test))])  # (B, t_in, X, Y, Z, 3)
         constraints = self.run.spec.to_dict().get("evaluation", {}).get("constraints")
@@ -71,12 +74,17 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     malloc = keep_freed_memory()  # as training and `sciflow evaluate` do, for the surrogates and the LES alike
-    surrogates = {p: TimedSurrogate(Path(p)) for p in a.runs}
+    try:
+        surrogates = {p: TimedSurrogate(Path(p)) for p in a.runs}
+    except SciflowError as exc:
+        sys.exit(f"channel_speed: {exc}")
     ds = next(iter(surrogates.values())).run.problem.reference(progress=False)
     load_before = os.getloadavg()[0]
     times = {p: [] for p in a.runs}
     les = []
-    for _ in range(a.repeats):
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(a.repeats), desc="repeats (every run, then the LES)"):
         for p, s in surrogates.items():
             times[p].append(s.seconds_per_time_unit(a.steps))
         les.append(les_seconds_per_time_unit(ds, "cpu", LES_DT, steps=a.les_steps))

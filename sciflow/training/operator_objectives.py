@@ -134,7 +134,8 @@ class RolloutObjective(Objective):
         self.validation_steps = int(problem.horizon if validation_steps is None else validation_steps)
         if self.validation_steps < 1:
             raise SciflowError(f"objective.validation_steps must be >= 1, got {validation_steps}")
-        if validation_rollouts is not None and not (isinstance(validation_rollouts, int) and validation_rollouts >= 1):
+        if validation_rollouts is not None and not (isinstance(validation_rollouts, int)
+                                                    and not isinstance(validation_rollouts, bool) and validation_rollouts >= 1):
             raise SciflowError(f"objective.validation_rollouts must be an integer >= 1, got {validation_rollouts!r}")
         self.validation_rollouts = validation_rollouts
         allowed = ("rel_l2", *(problem.statistics_names if isinstance(problem, RolloutStatistics) else ()))

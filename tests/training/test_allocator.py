@@ -1,4 +1,4 @@
-"""The trainer keeps freed tensor memory for the next step: no page faults for memory used again."""
+"""Training and evaluation keep freed tensor memory for the next step: no page faults for memory used again."""
 
 import resource
 import sys
@@ -23,3 +23,23 @@ def test_memory_freed_by_a_step_is_reused_without_page_faults():
         step()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 500  # returned to the OS each step, they would cost 4 × 8 × 3072 faults
+
+
+def test_evaluate_sets_the_allocator_before_its_rollout(tmp_path, monkeypatch):
+    """`sciflow evaluate` in a fresh process times its rollouts with the same allocator as training."""
+    import sciflow.evaluation.report as report
+    import sciflow.training.allocator as allocator
+    from sciflow.api import evaluate, train
+    from sciflow.spec import spec_from_dict
+
+    run = train(spec_from_dict({
+        "name": "tiny", "dtype": "float64", "device": "cpu", "problem": {"name": "poiseuille", "Re": 20},
+        "model": {"name": "pinn", "width": 8, "depth": 2}, "objective": {"name": "physics", "interior_points": 64},
+        "training": {"phases": [{"optimizer": "adam", "steps": 2, "lr": 3e-3}], "tensorboard": False}}),
+        out=tmp_path / "run", progress=False)
+    order = []
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: order.append("allocator") or "set")
+    real = report.evaluate_run
+    monkeypatch.setattr(report, "evaluate_run", lambda *a, **k: order.append("evaluate") or real(*a, **k))
+    evaluate(run, progress=False)
+    assert order == ["allocator", "evaluate"]

@@ -271,6 +271,6 @@ def test_validation_rollouts_forecasts_from_the_first_trajectories_only(ns2d, mo
     first = relative_error(val.as_frames(val.denormalise(own.double())), val.as_frames(val.denormalise(y[None].double())))
     assert m["rel_l2"] == pytest.approx(float(first.mean()), rel=1e-6)
     assert torch.allclose(pred, val.as_frames(val.denormalise(own.double())))
-    for bad in (0, 1.5):
+    for bad in (0, 1.5, True):
         with pytest.raises(SciflowError, match="objective.validation_rollouts must be an integer >= 1"):
             _objective(problem, model, validation_rollouts=bad)
