@@ -178,7 +178,7 @@ def main(argv=None):
     for name in args.problems:
         cfg = ROOT / "configs" / f"probconserv_{name}_paper.yaml"
         for seed in args.seeds:
-            spec = load_spec(cfg, [f"seed={seed}"])
+            spec = load_spec(cfg, [f"seed={seed}", "threads=1"])
             path = cache_dir(spec, args.runs)
             if not (path / "checkpoints" / "last.pt").exists():
                 print(f"{name} seed {seed}: no cached run at {path}; skipped", flush=True)

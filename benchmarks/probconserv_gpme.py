@@ -148,7 +148,7 @@ def main(argv=None):
         for seed in seeds:
             runs = []
             for kind, extra in kinds:
-                ov = list(extra) + [f"seed={seed}"] + ([f"training.phases.0.steps={args.steps}"] if args.steps else [])
+                ov = list(extra) + [f"seed={seed}", "threads=1"] + ([f"training.phases.0.steps={args.steps}"] if args.steps else [])
                 if kind == "softc":
                     ov.append(f"name={load_spec(cfg).name}_softc")
                 spec = load_spec(cfg, ov)

@@ -2,8 +2,10 @@
 
 Two torch threads wait for each other at every parallel region: when another process keeps one
 of two cores busy, a 2-thread run crawls (``benchmarks/threads.py`` measures it). ``auto`` takes
-``OMP_NUM_THREADS`` when set, else the cores not already busy (from the 1-minute load average),
-at least one. The choice and its reason are printed and recorded in the run.
+``OMP_NUM_THREADS`` when set, else the cores not already busy, at least one. Busy is the larger of
+the 1-minute load average and the threads running right now (``/proc/loadavg``, less this one): the
+average lags by a minute, so two runs started together would each see an idle machine and take
+every core. The choice and its reason are printed and recorded in the run.
 """
 
 from __future__ import annotations
@@ -28,9 +30,19 @@ def choose_threads(requested: int | str = "auto") -> tuple[int, str]:
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env), "OMP_NUM_THREADS"
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    idle = cores - int(round(busy))
-    return max(1, min(cores, idle)), f"{cores} cores, load {busy:.2f}"
+    average = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    running = running_now()
+    idle = cores - int(round(max(average, running)))
+    return max(1, min(cores, idle)), f"{cores} cores, load {average:.2f}, {running} other threads running"
+
+
+def running_now() -> int:
+    """Threads running or runnable on the machine now, less the caller (``/proc/loadavg``; 0 where absent)."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def apply_threads(requested: int | str = "auto") -> dict:
