@@ -16,7 +16,9 @@ random contexts (fixed seed), predicts on a uniform (nt, nx) grid and applies ea
 * ``HardC``: orthogonal projection of the mean onto G u = b (variance unchanged),
 * ``ProbConserv``: the update (Hansen et al. Eq. 6) with the model's σ_G on the prior diag σ²,
 * ``ProbConserv-latent``: the same update on the ANP's latent covariance E_z diag σ_z² + Cov_z μ_z
-  (:func:`sciflow.models.probconserv.latent_covariance`).
+  (:func:`sciflow.models.probconserv.latent_covariance`);
+* ``ProbConserv-bounded`` (problems with value bounds): Eq. (6)'s projection kept within the maximum
+  principle's bounds (:func:`sciflow.models.conservation_update.bounded_update`).
 
 Metrics per variant (means over test functions): ``mse`` of the mean against the exact
 solution, ``conservation_error`` max_t |G μ − b| (its maximum over functions for the bars),
@@ -37,6 +39,7 @@ import torch
 from sciflow.evaluation.report import register_evaluator
 from sciflow.models.conservation_update import gaussian_log_likelihood
 from sciflow.models.probconserv import Variant, apply_update, variant_prior
+from sciflow.problems.base import ValueBounds
 
 
 def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
@@ -53,10 +56,14 @@ def front_position(profile: np.ndarray, x: np.ndarray, level: float) -> float:
 
 def variants_for(model, softc: bool = False) -> dict:
     """{label: Variant} evaluated for a ProbConserv-ANP model: the ANP (or SoftC), HardC, ProbConserv
-    (Eq. 6 on diag σ², as the paper) and ProbConserv-latent (Eq. 6 on the ANP's latent covariance)."""
-    return {("SoftC" if softc else "ANP"): Variant("none"), "HardC": Variant("hardc"),
-            "ProbConserv": Variant("probconserv", float(model.sigma_g)),
-            "ProbConserv-latent": Variant("probconserv", float(model.sigma_g), "latent")}
+    (Eq. 6 on diag σ², as the paper), ProbConserv-latent (Eq. 6 on the ANP's latent covariance) and,
+    for a problem with value bounds, ProbConserv-bounded (Eq. 6's projection within the bounds)."""
+    out = {("SoftC" if softc else "ANP"): Variant("none"), "HardC": Variant("hardc"),
+           "ProbConserv": Variant("probconserv", float(model.sigma_g)),
+           "ProbConserv-latent": Variant("probconserv", float(model.sigma_g), "latent")}
+    if isinstance(model.problem, ValueBounds):
+        out["ProbConserv-bounded"] = Variant("bounded")
+    return out
 
 
 @torch.no_grad()
@@ -66,6 +73,7 @@ def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101
     theta = problem.param if theta is None else float(theta)
     g = problem.grid(*grid)
     G, b = problem.constraints(g, theta)
+    bounds = problem.value_bounds(g.points[:, 0], theta) if isinstance(problem, ValueBounds) else None
     gen = torch.Generator().manual_seed(seed)
     data = problem.draw_functions(functions, generator=gen, theta=torch.full((functions,), theta), grid=g)
     p = next(model.parameters())
@@ -88,7 +96,7 @@ def evaluate_gpme(model, problem, variants: dict, functions: int = 20, grid=(101
             t0 = time.perf_counter()
             update, sigma_g, _ = variant = Variant(*variant)
             diag, factor = variant_prior(variant, mean, var, ms)
-            mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor)
+            mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor, bounds)
             update_seconds[label] += time.perf_counter() - t0
             a = acc[label]
             a["mse"].append(float(((mu - y) ** 2).mean()))

@@ -26,7 +26,9 @@ slice alone gives the same μ̃, σ̃² as updating the whole (t, x) grid.
 Downstream task (PME and Stefan, the paper's Fig. 4 / shock-position plots): the distribution of
 the front position at t. ``front_samples`` = 500 draws of u(·, t) from the predictive
 distribution — ANP and HardC: N(μ, diag σ²); ProbConserv: the posterior N(μ̃, Σ̃) of Eq. (6)
-(:func:`sciflow.models.conservation_update.posterior_samples`) — each gives a front at the first
+(:func:`sciflow.models.conservation_update.posterior_samples`); ProbConserv-bounded: Eq. (6)'s draws on
+its free points around the bounded state
+(:func:`~sciflow.models.conservation_update.bounded_posterior_samples`) — each gives a front at the first
 grid x where the draw is ≤ ``front_level`` (0 in the paper: the region the front has not reached
 holds u = 0). ``front_error`` = |mean of the draws' fronts − exact front|, ``front_sd`` their
 spread. The predictive variance is used for every variant. The public code draws the ANP (and
@@ -44,8 +46,9 @@ import numpy as np
 import torch
 
 from sciflow.errors import SciflowError
-from sciflow.models.conservation_update import gaussian_log_likelihood, posterior_samples
+from sciflow.models.conservation_update import bounded_posterior_samples, gaussian_log_likelihood, posterior_samples
 from sciflow.models.probconserv import Variant, apply_update, variant_prior
+from sciflow.problems.base import ValueBounds
 from sciflow.problems.porous_medium import trapezoid_weights
 
 #: the paper's protocol constants (see the module docstring for their source)
@@ -101,6 +104,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
         u = problem.solution(xt[:, 0], xt[:, 1], torch.tensor(float(theta), dtype=torch.float64))
         b = problem.mass(torch.tensor([t], dtype=torch.float64), torch.tensor(float(theta), dtype=torch.float64))
         true_front = float(problem.front(torch.tensor(t, dtype=torch.float64), float(theta))) if has_front else None
+        bounds = problem.value_bounds(xt[:, 0], theta) if isinstance(problem, ValueBounds) else None
         acc = {k: {"mse": [], "ll": [], "ll_floor": [], "below": [], "ce": [], "front": [], "front_sd": [],
                    "front_public_code": []} for k in variants}
         kept = {k: [] for k in variants}
@@ -114,7 +118,7 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
             for label, variant in variants.items():
                 update, sigma_g, _ = variant = Variant(*variant)
                 diag, factor = variant_prior(variant, mean, var, ms)
-                mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor)
+                mu, v = apply_update(mean, diag, G, b, update, sigma_g, factor, bounds)
                 a = acc[label]
                 a["mse"].append(float(((mu - u) ** 2).mean()))
                 a["ll"].append(float(gaussian_log_likelihood(u, mu, v)))
@@ -125,6 +129,9 @@ def evaluate_paper_protocol(model, problem, variants: dict, test_values=None, fu
                     fgen = torch.Generator().manual_seed(seed + 31 * i + 1)
                     if update == "probconserv":
                         draws = posterior_samples(mean, diag, G, b, front_samples, sigma_g, fgen, factor)
+                        draws_public = draws
+                    elif update == "bounded":
+                        draws = bounded_posterior_samples(mean, diag, G, b, *bounds, front_samples, fgen)
                         draws_public = draws
                     else:
                         noise = torch.randn(front_samples, nx, generator=fgen, dtype=torch.float64)

@@ -19,6 +19,14 @@ so K = Σ Gᵀ costs O(N M (1 + R)) and the posterior *marginal* variances diag 
 var_i + ‖L_i‖² − K_i A⁻¹ K_iᵀ. Everything runs in float64; with σ_G = 0 one step of iterative
 refinement brings |G μ̃ − b| to round-off (≈ 1e-15 relative to |b|, |μ|) whatever cond(A).
 Leading dimensions (...) batch several independent predictions with the same G.
+
+Bounds (a maximum principle, lo ≤ u ≤ hi) are not linear equalities, so Eq. (6) cannot take them.
+With σ_G = 0 the mean of Eq. (6) is the projection of μ onto {G u = b} in the metric Σ⁻¹;
+:func:`bounded_update` projects onto {G u = b, lo ≤ u ≤ hi} in that metric instead (the posterior's
+mode restricted to the states the physics allows). For diagonal Σ and constraint rows on disjoint
+points (one trapezoid row per time slice) the KKT conditions give it in closed form up to one scalar
+per row, u_i = clip(μ_i + λ_r G_ri σ_i², lo_i, hi_i), with λ_r the root of a nondecreasing
+piecewise-linear function ("water filling").
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ class Posterior:
 
 
 def _as64(x):
-    return None if x is None else torch.as_tensor(x).to(torch.float64)
+    """x as float64 (a Python number straight to float64, not through float32)."""
+    return None if x is None else torch.as_tensor(x, dtype=torch.float64)
 
 
 def _sigma_times(v: torch.Tensor, var: torch.Tensor, factor: torch.Tensor | None, M: torch.Tensor) -> torch.Tensor:
@@ -168,3 +177,84 @@ def posterior_samples(mean, var, G, b, n: int, sigma_g: float = 0.0, generator=N
     if sigma_g > 0:
         r = r + sigma_g * torch.randn(n, G.shape[0], generator=generator, dtype=torch.float64)
     return new_mean + v - (gain.K @ gain.solve(r.T)).T
+
+
+def _row_layout(G: torch.Tensor):
+    """(row of each point (N,), G's entry there (N,), in some row (N,)) for G (M, N) whose rows share no point."""
+    support = G != 0
+    if bool((support.sum(0) > 1).any()):
+        raise SciflowError("bounded update: the constraint rows share points; it needs rows on disjoint points "
+                           "(e.g. one quadrature row per time slice)")
+    row = support.to(torch.int64).argmax(0)
+    return row, G.gather(0, row[None])[0], support.any(0)
+
+
+def bounded_update(mean, var, G, b, lo, hi, iterations: int = 200) -> tuple[Posterior, torch.Tensor]:
+    """The projection of N(mean, diag var) onto {G u = b, lo ≤ u ≤ hi} in the metric Σ⁻¹, and the free points.
+
+    mean, var (..., N); G (M, N) with rows on disjoint points; b (..., M) or (M,); lo, hi broadcast to
+    (..., N). u_i = clip(μ_i + λ_r G_ri σ_i², lo_i, hi_i) (points in no row: clip(μ_i)); each λ_r is found
+    by bisection, then solved exactly on the free points, so |G u − b| is at round-off. The variance is
+    Eq. (6)'s on the free points (the clamped ones do not move: the law is shared among the free ones)
+    and the prior's at the clamped ones. Returns (Posterior(mean, var), free (..., N) bool). float64.
+    """
+    mean, var, G = _as64(mean), _as64(var), _as64(G)
+    b = _as64(b).expand(*mean.shape[:-1], G.shape[0])
+    lo, hi = (_as64(a).expand_as(mean) for a in (lo, hi))
+    if bool((lo > hi).any()):
+        raise SciflowError("bounded update: a lower bound exceeds its upper bound")
+    row, g, in_row = _row_layout(G)
+    s = g * var  # the direction each row's multiplier moves a point
+    low_end, high_end = torch.where(g > 0, lo, hi) @ G.T, torch.where(g > 0, hi, lo) @ G.T
+    scale = 1e-12 * (b.abs() + 1.0)
+    if bool((b < low_end - scale).any() or (b > high_end + scale).any()):
+        raise SciflowError("bounded update: no state within the bounds satisfies the conservation law "
+                           f"(law {b.flatten()[:3].tolist()}..., reachable "
+                           f"[{low_end.min():.6g}, {high_end.max():.6g}])")
+
+    def moved(lam):
+        return mean + lam[..., row] * s
+
+    def law(lam):
+        return torch.clamp(moved(lam), lo, hi) @ G.T
+
+    support = (G != 0).T.to(torch.float64)  # (N, M)
+    width = (b - mean @ G.T).abs() / ((g * s) @ support).clamp(min=1e-300) + 1.0  # Eq. (6)'s |λ|, and some
+    a, c = -width, width.clone()
+    for _ in range(1100):  # widen until the root is bracketed (a bound can make the law flat)
+        short_a, short_c = law(a) > b, law(c) < b
+        if not bool(short_a.any() or short_c.any()):
+            break
+        a, c = torch.where(short_a, 2 * a, a), torch.where(short_c, 2 * c, c)
+    for _ in range(iterations):
+        mid = 0.5 * (a + c)
+        below = law(mid) < b
+        a, c = torch.where(below, mid, a), torch.where(below, c, mid)
+    lam = 0.5 * (a + c)
+    u = moved(lam)
+    free = (u > lo) & (u < hi) & in_row
+    clamped = torch.clamp(u, lo, hi)
+    weight = torch.where(free, g * s, 0.0) @ support  # Σ_free G_ri² σ_i² per row
+    rest = torch.where(free, mean, clamped) @ G.T
+    exact = torch.where(weight > 0, (b - rest) / weight.clamp(min=1e-300), lam)
+    u = torch.where(free, mean + exact[..., row] * s, clamped)
+    post_var = torch.where(free, var - s * s / weight[..., row].clamp(min=1e-300), var).clamp(min=0.0)
+    return Posterior(u, post_var), free
+
+
+def bounded_posterior_samples(mean, var, G, b, lo, hi, n: int, generator=None) -> torch.Tensor:
+    """n draws (n, N) around :func:`bounded_update`'s state for the prior N(mean, diag var), mean, var (N,).
+
+    The clamped points stay at their bound; the free ones get Matheron draws of Eq. (6) restricted to
+    them (v ~ N(0, diag σ²) on the free points, v − Σ Gᵀ A⁻¹ G v), so every draw satisfies G u = b to
+    round-off. float64.
+    """
+    post, free = bounded_update(mean, var, G, b, lo, hi)
+    G = _as64(G)
+    row, g, _ = _row_layout(G)
+    var_free = torch.where(free, _as64(var), 0.0)
+    v = torch.randn(n, post.mean.numel(), generator=generator, dtype=torch.float64) * var_free.sqrt()
+    s = g * var_free
+    weight = (g * s) @ (G != 0).T.to(torch.float64)
+    lam = (v @ G.T) / weight.clamp(min=1e-300)
+    return post.mean + v - lam[:, row] * s

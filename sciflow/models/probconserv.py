@@ -26,11 +26,13 @@ from torch import nn
 from sciflow.errors import SciflowError
 from sciflow.models.anp import AttentiveNeuralProcess
 from sciflow.models.base import Model, ProbabilisticPredictor
-from sciflow.models.conservation_update import conservation_update, hard_projection
+from sciflow.models.conservation_update import bounded_update, conservation_update, hard_projection
 from sciflow.models.registry import register_model
 from sciflow.problems.base import Conservation, FunctionSamples
 
-UPDATES = ("probconserv", "hardc", "none")
+#: ``bounded``: Eq. (6)'s projection with the problem's maximum-principle bounds as well
+#: (:func:`sciflow.models.conservation_update.bounded_update`; diagonal prior, σ_G = 0)
+UPDATES = ("probconserv", "hardc", "none", "bounded")
 #: the prior covariance Eq. (6) conditions: ``diagonal`` diag σ² (the paper's public code) or
 #: ``latent`` the ANP's own predictive covariance over its latent z (:func:`latent_covariance`)
 COVARIANCES = ("diagonal", "latent")
@@ -78,11 +80,19 @@ def variant_prior(variant: Variant, mean, var, sample_means):
     return torch.as_tensor(var).double(), None
 
 
-def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 0.0, factor=None):
+def apply_update(mean, var, G, b, update: str = "probconserv", sigma_g: float = 0.0, factor=None, bounds=None):
     """Apply ``update`` to the prior N(mean, diag(var) + factor factorᵀ), flat (..., N) [factor (..., N, R)]:
-    returns (mean, marginal var) float64."""
+    returns (mean, marginal var) float64. ``bounded`` needs ``bounds`` = (lo, hi) broadcast to mean."""
     if update not in UPDATES:
         raise SciflowError(f"update: '{update}' is not one of {UPDATES}")
+    if update == "bounded":
+        if bounds is None:
+            raise SciflowError("update 'bounded': the problem declares no value bounds (ValueBounds)")
+        if factor is not None or sigma_g != 0:
+            raise SciflowError("update 'bounded' takes the diagonal prior with sigma_g = 0 "
+                               f"(got covariance with a factor: {factor is not None}, sigma_g = {sigma_g})")
+        post, _ = bounded_update(mean, var, G, b, *bounds)
+        return post.mean, post.var
     mean, var = mean.double(), var.double()
     if update != "probconserv" and factor is not None:
         var = var + (factor.double() ** 2).sum(-1)
@@ -148,7 +158,8 @@ class ProbConservANP(Model):
         """Prediction for one function at ``grid.points`` (N, D) with the update applied, float64 (N, 1)."""
         G, b = self.problem.constraints(grid, theta)
         return ProbConserv(self.condition(xc, yc, generator), self.problem, self.sigma_g if sigma_g is None else sigma_g,
-                           update or self.update, constraints=lambda _: (G, b)).predict(grid)
+                           update or self.update, constraints=lambda _: (G, b),
+                           bounds=lambda g: self.problem.value_bounds(g.points[:, 0], theta)).predict(grid)
 
 
 class ConditionedANP:
@@ -183,16 +194,20 @@ class ProbConserv:
     ensemble: mean of the members, covariance diag(member variances or ``jitter``) + L Lᵀ with
     L = deviations/√(K−1), so corrections spread along the ensemble's correlations).
     ``constraints``: ``grid -> (G (M, N·C), b (M,))``; default ``problem.constraints``.
-    ``update``: probconserv (Eq. 6 with ``sigma_g``), hardc or none.
+    ``update``: probconserv (Eq. 6 with ``sigma_g``), hardc, none or bounded (with ``bounds``:
+    ``grid -> (lo, hi)`` over the N·C outputs, e.g. a maximum principle).
     """
 
     def __init__(self, model, problem, sigma_g: float = 0.0, update: str = "probconserv",
-                 constraints: Callable | None = None, jitter: float = 1e-10):
+                 constraints: Callable | None = None, jitter: float = 1e-10, bounds: Callable | None = None):
         if update not in UPDATES:
             raise SciflowError(f"ProbConserv: update '{update}' is not one of {UPDATES}")
+        if update == "bounded" and bounds is None:
+            raise SciflowError("ProbConserv: update 'bounded' needs bounds (grid -> (lo, hi))")
         self.model, self.problem = model, problem
         self.sigma_g, self.update, self.jitter = float(sigma_g), update, float(jitter)
         self._constraints = constraints or problem.constraints
+        self._bounds = bounds
 
     def distribution(self, x: torch.Tensor):
         """(mean (N, C), var (N, C), factor (N·C, R) or None) of the wrapped model, float64."""
@@ -211,8 +226,9 @@ class ProbConserv:
         mean, var, factor = self.distribution(x)
         G, b = self._constraints(grid)
         n, c = mean.shape
+        bounds = self._bounds(grid) if self.update == "bounded" else None
         m2, v2 = apply_update(mean.reshape(-1), var.reshape(-1), G.double(), torch.as_tensor(b).double(),
-                              self.update, self.sigma_g, factor)
+                              self.update, self.sigma_g, factor, bounds)
         raw_var = var if factor is None else var + (factor ** 2).sum(-1).reshape(n, c)  # the prior's marginal
         return Prediction(m2.reshape(n, c), v2.reshape(n, c), mean, raw_var)
 

@@ -21,7 +21,7 @@ from sciflow.errors import SciflowError
 from sciflow.problems.capabilities import (  # noqa: F401 (re-exported: problems and plugins import them from here)
     Conservation, ExactSolution, FunctionSamples, HardConstraints, LagrangianForm, PointwisePhysics,
     ReferenceSolution, RolloutStatistics, SoftBoundary, StateConstraints, StateStatistics, StructuredGrid,
-    Trajectories,
+    Trajectories, ValueBounds,
 )
 from sciflow.registry import Registry
 

@@ -109,6 +109,16 @@ class Conservation(Protocol):
 
 
 @runtime_checkable
+class ValueBounds(Protocol):
+    """Bounds every solution obeys, lo ≤ u ≤ hi (a maximum principle: the extremes of the initial and
+    boundary data up to time t), for the bounded conservation update
+    (:func:`sciflow.models.conservation_update.bounded_update`)."""
+
+    def value_bounds(self, t, theta=None):
+        """(lo, hi) float64 broadcast to ``t``'s shape, at parameter ``theta`` (None: the problem's own)."""
+
+
+@runtime_checkable
 class StateConstraints(Protocol):
     """Exact linear constraints ``G u = b`` that every state of a trajectory satisfies, through the same
     ``constraints`` hook as :class:`Conservation`, for the rollout constraint layer

@@ -133,6 +133,18 @@ class GPMEProblem(Problem):
         """Exact U(t) = ∫ u dx (broadcast shape of t, θ), Eq. (1)."""
         raise NotImplementedError
 
+    def value_bounds(self, t, theta=None):
+        """(lo, hi) of the maximum principle at times t (float64, t's shape): the extremes of the initial
+        and boundary data up to t bound u (the GPME is a degenerate parabolic equation)."""
+        t = torch.as_tensor(t, dtype=torch.float64)
+        th = torch.tensor(self.param if theta is None else float(theta), dtype=torch.float64)
+        lo, hi = self.data_extremes(t, th)
+        return torch.broadcast_to(lo, t.shape).clone(), torch.broadcast_to(hi, t.shape).clone()
+
+    def data_extremes(self, t: torch.Tensor, theta: torch.Tensor):
+        """(min, max) of the initial and boundary data over [0, t] (broadcast with t)."""
+        raise NotImplementedError
+
     def front(self, t: torch.Tensor, theta: float) -> torch.Tensor | None:
         """Exact front position(s) at times t, or None where the case has no front."""
         return None
@@ -275,6 +287,9 @@ class HeatEquation(GPMEProblem):
     def mass(self, t, theta):
         return torch.zeros(torch.broadcast_shapes(t.shape, theta.shape), dtype=torch.float64)
 
+    def data_extremes(self, t, theta):
+        return -torch.ones_like(t), torch.ones_like(t)  # u(x, 0) = sin x, periodic: no boundary data
+
 
 @register_problem("gpme_pme")
 class PorousMediumEquation(GPMEProblem):
@@ -315,6 +330,9 @@ class PorousMediumEquation(GPMEProblem):
 
     def front(self, t, theta):
         return t.clone()
+
+    def data_extremes(self, t, theta):
+        return torch.zeros_like(t), (theta * t) ** (1.0 / theta)  # u(0, t) = (mt)^{1/m} grows, u(·, 0) = u(1, ·) = 0
 
 
 @register_problem("gpme_stefan")
@@ -369,3 +387,6 @@ class StefanProblem(GPMEProblem):
 
     def front(self, t, theta):
         return 2 * stefan_z1(float(theta)) * torch.sqrt(t)
+
+    def data_extremes(self, t, theta):
+        return torch.zeros_like(t), torch.ones_like(t)  # u(x, 0) = 0, u(0, t) = 1

@@ -415,3 +415,116 @@ def test_an_unknown_covariance_gives_one_error_naming_the_key():
 
     with pytest.raises(SciflowError, match=r"model\.covariance: 'full' is not one of \('diagonal', 'latent'\)"):
         ProbConservANP(build_problem({"name": "gpme_pme"}), hidden=16, heads=2, covariance="full")
+
+
+def _front_case(n=101, seed=0):
+    """A PME-like slice: a ramp with a front at 0.5, noisy, and σ² peaked at the front (as the ANP's)."""
+    from sciflow.problems.porous_medium import trapezoid_weights
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.linspace(0, 1, n, dtype=torch.float64)
+    mu = torch.relu(0.5 - x) + 0.02 * torch.randn(n, generator=g, dtype=torch.float64)
+    var = torch.full((n,), 1e-6, dtype=torch.float64)
+    var[(x - 0.5).abs() < 0.03] = 0.04
+    return x, trapezoid_weights(x)[None], mu, var
+
+
+def test_bounded_update_is_eq6_when_no_bound_binds_and_a_kkt_point_when_they_do():
+    from sciflow.models.conservation_update import bounded_update
+
+    x, w, mu, var = _front_case()
+    b = torch.tensor([0.125], dtype=torch.float64)
+    eq6 = conservation_update(mu, var, w, b)
+    loose, free = bounded_update(mu, var, w, b, -10.0, 10.0)
+    assert free.all() and (loose.mean - eq6.mean).abs().max() < 1e-14 and (loose.var - eq6.var).abs().max() < 1e-14
+
+    for target in (0.125 - 0.01, 0.125 + 0.02):  # remove mass (digs below 0) / add mass (piles above the top)
+        post, free = bounded_update(mu, var, w, torch.tensor([target], dtype=torch.float64), 0.0, 0.45)
+        u = post.mean
+        assert abs(float(w[0] @ u) - target) < 1e-15 and u.min() >= 0 and u.max() <= 0.45
+        assert (~free).any() and free.any()
+        # KKT of min Σ (u − μ)²/σ² s.t. wᵀu = b, 0 ≤ u ≤ 0.45: one multiplier moves every free point ...
+        lam = (u - mu)[free] / (w[0] * var)[free]
+        assert (lam - lam[0]).abs().max() <= 1e-9 * lam.abs().max()
+        # ... and each clamped point sits at the bound its unconstrained move would cross
+        reach = mu + lam[0] * w[0] * var
+        at_lo, at_hi = (~free) & (u == 0.0), (~free) & (u == 0.45)
+        assert (at_lo | at_hi)[~free].all()
+        assert (reach[at_lo] <= 1e-12).all() and (reach[at_hi] >= 0.45 - 1e-12).all()
+        assert (post.var[~free] == var[~free]).all() and (post.var[free] <= var[free]).all()
+
+
+def test_bounded_update_on_time_slices_and_its_errors():
+    from sciflow.errors import SciflowError
+    from sciflow.models.conservation_update import bounded_posterior_samples, bounded_update
+
+    x, w, mu, var = _front_case()
+    G = torch.kron(torch.eye(3, dtype=torch.float64), w)  # three slices, one row each
+    b = torch.tensor([0.10, 0.125, 0.15], dtype=torch.float64)
+    post, _ = bounded_update(mu.repeat(3), var.repeat(3), G, b, 0.0, 1.0)
+    assert (G @ post.mean - b).abs().max() < 1e-15 and post.mean.min() >= 0
+    draws = bounded_posterior_samples(mu, var, w, torch.tensor([0.14], dtype=torch.float64), 0.0, 0.45, 64,
+                                      torch.Generator().manual_seed(1))
+    one, free = bounded_update(mu, var, w, torch.tensor([0.14], dtype=torch.float64), 0.0, 0.45)
+    assert (draws @ w[0] - 0.14).abs().max() < 1e-14
+    assert (draws[:, ~free] == one.mean[~free]).all() and draws[:, free].std(0).min() > 0
+    with pytest.raises(SciflowError, match="no state within the bounds"):
+        bounded_update(mu, var, w, torch.tensor([0.5], dtype=torch.float64), 0.0, 0.45)  # ∫ 0.45 dx < 0.5
+    with pytest.raises(SciflowError, match="share points"):
+        bounded_update(mu, var, torch.cat([w, w]), torch.tensor([0.1, 0.1], dtype=torch.float64), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("name", ["gpme_heat", "gpme_pme", "gpme_stefan"])
+def test_every_exact_gpme_solution_obeys_its_maximum_principle_bounds_and_reaches_them(name):
+    from sciflow.problems.base import ValueBounds, build_problem
+
+    p = build_problem({"name": name})
+    assert isinstance(p, ValueBounds)
+    for theta in (*p.test_values, *p.train_range):
+        grid = p.grid(41, 401)
+        tt, xx = grid.points[:, 0], grid.points[:, 1]
+        u = p.solution(tt, xx, torch.tensor(theta, dtype=torch.float64))
+        lo, hi = p.value_bounds(tt, theta)
+        assert (u >= lo - 1e-12).all() and (u <= hi + 1e-12).all()
+        last = tt == tt.max()  # at the last time the data's extremes are met somewhere on the slice
+        assert abs(float(u[last].max() - hi[last].max())) < 1e-9 or name == "gpme_heat"
+    heat = build_problem({"name": "gpme_heat"})
+    top = heat.solution(torch.tensor(0.0), torch.tensor(torch.pi / 2), torch.tensor(1.0))  # max of u(x, 0) = sin x
+    assert float(heat.value_bounds(torch.tensor(0.0))[1]) == 1.0 == float(top)
+
+
+def test_bounded_prediction_of_an_anp_conserves_within_bounds():
+    from sciflow.models.probconserv import ProbConservANP
+    from sciflow.problems.base import build_problem
+
+    for name in ("gpme_pme", "gpme_stefan"):
+        p = build_problem({"name": name})
+        torch.manual_seed(0)
+        model = ProbConservANP(p, hidden=16, heads=2, self_attention_layers=1, samples=4).eval()
+        grid = p.grid(11, 21)
+        G, b = p.constraints(grid)
+        lo, hi = p.value_bounds(grid.points[:, 0])
+        d = p.draw_functions(1, generator=torch.Generator().manual_seed(0), theta=torch.tensor([p.param]), grid=grid)
+        pred = model.predict_constrained(d["xc"][0], d["yc"][0], grid, update="bounded")
+        u = pred.mean[:, 0]
+        assert (G @ u - b).abs().max() <= 1e-12
+        assert (u >= lo).all() and (u <= hi + 1e-12).all()
+
+
+def test_paper_protocol_evaluates_the_bounded_update():
+    """An exact PME slice shifted down by 0.02 with a uniform σ²: both updates put the lost mass back
+    uniformly, conserve to round-off and find the front; the trapezoid rule undercounts the slice's mass,
+    so Eq. (6) puts back a little too much and lifts u(0) above the inflow value (mt)^{1/m}: the bounded
+    update holds it there and is closer to the exact slice."""
+    from sciflow.evaluation.probconserv_protocol import evaluate_paper_protocol
+    from sciflow.problems.base import build_problem
+
+    pme = build_problem({"name": "gpme_pme"})
+    rows, fronts = evaluate_paper_protocol(_ExactPlusOffset(pme, 3.0, -0.02, 1e-4), pme,
+                                           {"ANP": ("none", 0.0), "ProbConserv": ("probconserv", 0.0),
+                                            "ProbConserv-bounded": ("bounded", 0.0)},
+                                           test_values=[3.0], functions=2, samples=1, front_samples=50)
+    anp, pc, bounded = rows
+    assert bounded["conservation_error_max"] <= 1e-12 and bounded["mse"] < pc["mse"]
+    assert bounded["mse"] < 1e-2 * anp["mse"] and bounded["front_error"] <= 3 / 200
+    assert fronts[3.0]["draws"]["ProbConserv-bounded"][0].shape == (50,)
