@@ -6,7 +6,8 @@ Two pieces:
   :mod:`sciflow.models.anp` on a problem's (t, x) inputs, trained by the ``likelihood``
   objective (ELBO; with ``residual_weight`` > 0 it is the SoftC-ANP baseline). At inference the
   chosen ``update`` is applied to its sample-averaged prediction:
-  ``probconserv`` (Eq. 6 with ``sigma_g``), ``hardc`` (orthogonal projection) or ``none``.
+  ``probconserv`` (Eq. 6 with ``sigma_g``), ``hardc`` (orthogonal projection), ``bounded`` (Eq. 6's
+  projection within the problem's maximum-principle bounds) or ``none``.
 * ``ProbConserv(model, problem)``: the same update as a wrapper around *any* model that gives a
   mean and a variance (``predict_distribution(x) -> (mean, var)``, optionally with a covariance
   factor) or a deep ensemble (a sequence of models with ``predict(x)``), using the linear
@@ -110,7 +111,7 @@ class ProbConservANP(Model):
 
     Spec keys: ``hidden``, ``heads``, ``self_attention_layers``, ``cross_attention_layers``,
     ``decoder_hidden``, ``decoder_layers``, ``latent_std``, ``min_std`` (ANP, :mod:`sciflow.models.anp`);
-    ``update`` (probconserv | hardc | none), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
+    ``update`` (probconserv | hardc | none | bounded: within the problem's value bounds), ``sigma_g`` (σ_G of Eq. 6), ``samples`` (z draws
     averaged at inference), ``covariance`` (the prior of Eq. 6: diagonal | latent, see :data:`COVARIANCES`).
     """
 
