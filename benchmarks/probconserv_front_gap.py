@@ -188,8 +188,6 @@ def main(argv=None):
     from sciflow.api import cache_dir, load_run
     from sciflow.spec import load_spec
 
-    old = RESULTS / f"{NAME}.json"  # rows of problems not measured this time are kept
-    kept = [r for r in (json.loads(old.read_text()) if old.exists() else []) if r["problem"] not in args.problems]
     rows = []
     for name in args.problems:
         cfg = ROOT / "configs" / f"probconserv_{name}_paper.yaml"
@@ -218,6 +216,10 @@ def main(argv=None):
                 r["context_sensitivity"] = sens
                 del r["anp_mean_profile"], r["exact_profile"]
             rows += seed_rows
+    # rows of problems not measured this time are kept: read at the end, so that runs of different problems in
+    # parallel processes do not drop each other's rows
+    old = RESULTS / f"{NAME}.json"
+    kept = [r for r in (json.loads(old.read_text()) if old.exists() else []) if r["problem"] not in args.problems]
     rows = [r for r in kept if r.get("statistic") != "median_of_seeds"] + rows
     summary = []
     for key in dict.fromkeys((r["problem"], r["test_value"]) for r in rows):
