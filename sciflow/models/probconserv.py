@@ -29,7 +29,7 @@ from sciflow.models.anp import AttentiveNeuralProcess
 from sciflow.models.base import Model, ProbabilisticPredictor
 from sciflow.models.conservation_update import bounded_update, conservation_update, hard_projection
 from sciflow.models.registry import register_model
-from sciflow.problems.base import Conservation, FunctionSamples
+from sciflow.problems.base import Conservation, FunctionSamples, ValueBounds
 
 #: ``bounded``: Eq. (6)'s projection with the problem's maximum-principle bounds as well
 #: (:func:`sciflow.models.conservation_update.bounded_update`; diagonal prior, σ_G = 0)
@@ -128,6 +128,12 @@ class ProbConservANP(Model):
             raise SciflowError(f"model.covariance: '{covariance}' is not one of {COVARIANCES}")
         if sigma_g < 0:
             raise SciflowError(f"model.sigma_g must be ≥ 0, got {sigma_g}")
+        if update == "bounded" and not isinstance(problem, ValueBounds):
+            raise SciflowError(f"model.update: 'bounded' needs value bounds, which problem '{problem.name}' "
+                               "does not declare")
+        if update == "bounded" and (sigma_g != 0 or covariance != "diagonal"):
+            raise SciflowError("model.update: 'bounded' takes model.sigma_g = 0 and model.covariance = diagonal "
+                               f"(got {sigma_g}, {covariance})")
         if hidden % heads:
             raise SciflowError(f"model.hidden ({hidden}) must be a multiple of model.heads ({heads})")
         self.problem = problem

@@ -36,10 +36,10 @@ def choose_threads(requested: int | str = "auto") -> tuple[int, str]:
     return max(1, min(cores, idle)), f"{cores} cores, load {average:.2f}, {running} other threads running"
 
 
-def running_now() -> int:
+def running_now(loadavg: str = "/proc/loadavg") -> int:
     """Threads running or runnable on the machine now, less the caller (``/proc/loadavg``; 0 where absent)."""
     try:
-        with open("/proc/loadavg") as f:
+        with open(loadavg) as f:
             return max(0, int(f.read().split()[3].split("/")[0]) - 1)
     except (OSError, IndexError, ValueError):
         return 0

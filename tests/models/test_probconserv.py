@@ -528,3 +528,15 @@ def test_paper_protocol_evaluates_the_bounded_update():
     assert bounded["conservation_error_max"] <= 1e-12 and bounded["mse"] < pc["mse"]
     assert bounded["mse"] < 1e-2 * anp["mse"] and bounded["front_error"] <= 3 / 200
     assert fronts[3.0]["draws"]["ProbConserv-bounded"][0].shape == (50,)
+
+
+def test_a_bounded_update_with_a_noise_or_a_latent_covariance_is_refused_naming_the_key():
+    from sciflow.errors import SciflowError
+    from sciflow.models.probconserv import ProbConservANP
+    from sciflow.problems.base import build_problem
+
+    p = build_problem({"name": "gpme_pme"})
+    with pytest.raises(SciflowError, match="model.update: 'bounded'"):
+        ProbConservANP(p, hidden=16, heads=2, update="bounded", sigma_g=1e-3)
+    with pytest.raises(SciflowError, match="model.update: 'bounded'"):
+        ProbConservANP(p, hidden=16, heads=2, update="bounded", covariance="latent")

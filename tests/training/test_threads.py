@@ -17,6 +17,10 @@ def test_auto_threads_leave_a_core_to_a_run_started_a_moment_ago(monkeypatch):
     assert threads.choose_threads("auto")[0] == 1
 
 
-def test_running_now_reads_this_machine():
-    assert threads.running_now() >= 0
+def test_running_now_reads_the_fourth_field_of_loadavg_less_the_caller(tmp_path):
+    f = tmp_path / "loadavg"
+    f.write_text("0.52 0.41 0.30 3/120 4242\n")  # 3 running: the caller and two others
+    assert threads.running_now(str(f)) == 2
+    f.write_text("garbled\n")
+    assert threads.running_now(str(f)) == 0 and threads.running_now(str(tmp_path / "absent")) == 0
     assert threads.choose_threads(3) == (3, "spec threads")
