@@ -81,7 +81,7 @@ error |0.0567 − 0.0106| = 0.046 predates the c_L_abs_err row).
 
 def finished_run(run_dir: Path, spec) -> bool:
     """True if ``run_dir`` holds a run of ``spec`` trained to its last step. Keys that do not
-    change the trained weights (name, device, logging and checkpoint cadence) may differ."""
+    change the trained weights (name, device, threads, logging and checkpoint cadence) may differ."""
     from sciflow.api import load_run
     from sciflow.spec import load_spec
 
@@ -90,7 +90,7 @@ def finished_run(run_dir: Path, spec) -> bool:
 
     def weights_defining(sp):
         d = sp.model_dump()
-        for key in ("name", "device"):
+        for key in ("name", "device", "threads"):
             d.pop(key, None)
         for key in ("tensorboard", "checkpoint_every", "log_every"):
             d["training"].pop(key, None)
@@ -101,7 +101,8 @@ def finished_run(run_dir: Path, spec) -> bool:
     return load_run(run_dir).step >= sum(ph.steps for ph in spec.training.phases)
 
 
-def run_case(case: str, seed: int, scale: float, out_root: Path, reuse: bool = False) -> tuple[list[dict], dict]:
+def run_case(case: str, seed: int, scale: float, out_root: Path, reuse: bool = False,
+             threads: int = 1) -> tuple[list[dict], dict]:
     """Train (or reuse) ``case`` at ``seed`` and evaluate it: one row per metric of the case."""
     from sciflow.api import build, evaluate, train
     from sciflow.spec import load_spec
@@ -110,7 +111,7 @@ def run_case(case: str, seed: int, scale: float, out_root: Path, reuse: bool = F
     spec = load_spec(ROOT / path)
     overrides = [f"training.phases.{i}.steps={max(1, int(round(ph.steps * scale)))}"
                  for i, ph in enumerate(spec.training.phases)]
-    overrides += [f"seed={seed}", "training.tensorboard=false"]
+    overrides += [f"seed={seed}", f"threads={threads}", "training.tensorboard=false"]  # the spec's auto would override --threads
     problem, _, _ = build(spec)
     problem.reference(progress=True)  # made first: its cost is not training time
     run_dir = out_root / f"{case}_seed{seed}"
@@ -157,7 +158,7 @@ def main(argv=None):
     rows, runs = [], {}
     for case in args.cases:
         for seed in args.seeds:
-            r, info = run_case(case, seed, args.scale, Path(args.out), args.reuse)
+            r, info = run_case(case, seed, args.scale, Path(args.out), args.reuse, args.threads)
             rows += r
             runs[f"{case}_seed{seed}"] = info
             print(markdown_table(r, ["case", "seed", "metric", "value", "reference", "train_seconds"]), flush=True)

@@ -49,7 +49,7 @@ def run_one(config: str, seed: int, out_root: Path, threads: int, reuse: bool, p
     from sciflow.api import build, evaluate, load_run, train
     from sciflow.spec import load_spec
 
-    overrides = [f"seed={seed}", "training.tensorboard=false"]
+    overrides = [f"seed={seed}", f"threads={threads}", "training.tensorboard=false"]  # the spec's auto would override --threads
     spec = load_spec(ROOT / config, overrides=overrides)
     problem, _, _ = build(spec)
     values = parametric_re if "Re" in problem.parametric else [problem.Re]

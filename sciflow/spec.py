@@ -51,7 +51,8 @@ class _Strict(BaseModel):
 class Phase(_Strict):
     """One optimisation phase. Steps are optimiser steps (an L-BFGS step runs up to ``max_iter`` evaluations)."""
 
-    optimizer: Literal["adam", "adamw", "sgd", "lbfgs", "bfgs"] = "adam"  # bfgs: dense inverse Hessian (training/bfgs.py)
+    # bfgs / ssbroyden: dense inverse Hessian, plain or self-scaled Broyden (training/bfgs.py)
+    optimizer: Literal["adam", "adamw", "sgd", "lbfgs", "bfgs", "ssbroyden"] = "adam"
     steps: Count = Field(1000, ge=0, le=10**9)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)

@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules for the phases of a run (Adam-family, then L-BFGS or dense BFGS)."""
+"""Optimisers and learning-rate schedules for the phases of a run (Adam-family, then L-BFGS, dense BFGS or self-scaled Broyden)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ def make_optimizer(phase, params):
         return torch.optim.LBFGS(params, lr=phase.lr, max_iter=phase.max_iter, max_eval=phase.max_iter * 25,
                                  history_size=phase.history,
                                  line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-16)
-    if phase.optimizer == "bfgs":
+    if phase.optimizer in ("bfgs", "ssbroyden"):
         from sciflow.training.bfgs import DenseBFGS
 
-        return DenseBFGS(params, lr=phase.lr)
+        return DenseBFGS(params, lr=phase.lr, self_scaled=phase.optimizer == "ssbroyden")
     raise ValueError(phase.optimizer)
 
 

@@ -186,7 +186,7 @@ class Trainer:
         return total, terms
 
     def _train_step(self, optimizer, phase, k):
-        if phase.optimizer in ("lbfgs", "bfgs"):  # quasi-Newton: a closure and a line search
+        if phase.optimizer in ("lbfgs", "bfgs", "ssbroyden"):  # quasi-Newton: a closure and a line search
             cache = {}
 
             def closure():

@@ -42,6 +42,20 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, stop):
         assert got[step] == ref[step], (step, got[step], ref[step])
 
 
+@pytest.mark.parametrize("optimizer", ["bfgs", "ssbroyden"])
+def test_resume_mid_dense_quasi_newton_reproduces_the_run(tmp_path, optimizer):
+    """The dense inverse Hessian, the last step and its direction are checkpointed: stopping in the
+    middle of a bfgs / ssbroyden phase and resuming gives the uninterrupted losses exactly."""
+    spec = spec_from_dict(SPEC, overrides={"training.phases.1.optimizer": optimizer, "objective.resample_every": 0})
+    ref = _losses(train(spec, out=tmp_path / "full", progress=False))
+    d = tmp_path / "interrupted"
+    train(spec, out=d, progress=False, stop_after=23)
+    train(spec, out=d, resume=True, progress=False)
+    got = _losses(d)
+    assert sorted(got) == sorted(ref) and all(got[k] == ref[k] for k in ref)
+    assert ref[26] < ref[20]  # the quasi-Newton phase lowers the loss
+
+
 def test_step_clocks_wall_and_cpu_seconds_across_a_resume(tmp_path):
     """metrics.csv logs the wall (elapsed_s) and process CPU (cpu_s) seconds of the training steps:
     both grow step by step, on one thread CPU time does not exceed wall time, and a resumed run
