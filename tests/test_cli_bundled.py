@@ -68,7 +68,8 @@ def test_unknown_bundled_name_is_one_error(tmp_path):
     res = _sciflow("train", "cavity_re100", cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip() == ("sciflow: error: spec file not found: cavity_re100 (neither a file nor a bundled "
-                                  "config; close names: cavity_re100_pinn, cavity_re1000_pinn, cavity_re100_pinn_long; `sciflow list` "
+                                  "config; close names: cavity_re100_pinn, cavity_re1000_pinn, cavity_re3200_pinn, cavity_re100_pinn_long, "
+                                  "cavity_re1000_lbfgs_pinn; `sciflow list` "
                                   "shows them all)")
     assert not (tmp_path / "runs").exists()
 

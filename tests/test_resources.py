@@ -73,7 +73,8 @@ def test_unknown_names_give_one_error_with_close_names(tmp_path, monkeypatch):
     with pytest.raises(SciflowError) as exc:
         load_spec("cavity_re10_pinn")
     assert str(exc.value) == ("spec file not found: cavity_re10_pinn (neither a file nor a bundled config; close names: "
-                              "cavity_re100_pinn, cavity_re1000_pinn, cavity_re100_pinn_long, cavity_re100_1000_parametric_pinn; "
+                              "cavity_re100_pinn, cavity_re1000_pinn, cavity_re3200_pinn, cavity_re100_pinn_long, "
+                              "cavity_re1000_lbfgs_pinn; "
                               "`sciflow list` shows them all)")
     with pytest.raises(SciflowError, match=r"configs/cavity_re100_pinn.yaml .*a bundled config has that name: "
                                            r"use 'cavity_re100_pinn'"):
