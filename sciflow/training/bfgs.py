@@ -10,7 +10,8 @@ u = Hy and ρ = 1/sᵀy, the self-scaled Broyden family updates the inverse Hess
 
     H ← (H − u uᵀ/yᵀu + φ yᵀu v vᵀ) / τ + ρ s sᵀ,   v = ρ s − u/yᵀu,   φ = (1 − θ)/(1 + aθ)   (1)
 
-(Al-Baali 1998; Urbán et al. 2025, eqs. 14–19). θ = 0, τ = 1 is BFGS (Nocedal & Wright 2006,
+(Al-Baali 1998, "Numerical experience with a class of self-scaling quasi-Newton algorithms", JOTA;
+Urbán, Stefanou & Pons 2025). θ = 0, τ = 1 is BFGS (Nocedal & Wright 2006,
 eq. 6.17); before its first update H = I is set to (sᵀy / yᵀy) I (ibid., eq. 6.20).
 ``self_scaled`` (optimizer ``ssbroyden``) chooses θ and τ at each update from
 b = −t sᵀg_{k−1}/sᵀy (= sᵀBs/sᵀy), h = yᵀu/sᵀy and a = bh − 1 ≥ 0:
