@@ -7,7 +7,7 @@ series for the transient case). Rows of benchmarks/results/pinn_cases.json:
 the FEM value for forces and flow rates, and for errors the range the source work reports
 for its hard-BC PINNs (normalised L2 errors between 1e-4 and 1e-1). The markdown table adds
 the acceptance bar of each case. One seed of every config takes about 45 min on one CPU thread at
-load 2 (cylinder 28-31, pipe 7-8, pipe_periodic 3-5, transient 0.5; the rows' train_seconds);
+load 2 (cylinder 28-31, pipe 9-10, pipe_periodic 3-5, transient 0.5; the rows' train_seconds);
 ``--scale`` multiplies every phase's step count.
 
 Every case runs for each of ``--seeds`` (default 0 1 2; the config's ``seed`` overridden) into
